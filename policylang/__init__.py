@@ -1,0 +1,1 @@
+"""policylang: declarative guardrails for LLM applications."""
