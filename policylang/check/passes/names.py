@@ -1,0 +1,105 @@
+"""Name resolution: undefined and duplicate names, unknown packs and principles, word lists.
+
+Also loads word lists (through the environment) into ``ctx.word_lists``: the compiler
+needs them and the PL209/PL205 checks live here.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from policylang.check.checker import CheckContext, error
+from policylang.check.symbols import refs_in
+from policylang.syntax import ast
+
+FUNCTIONS = {"count": 1, "len": 1}
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def run(ctx: CheckContext):
+    syms = ctx.symbols
+    for first, second in syms.duplicates:
+        yield error(
+            "PL102", f"`{second.local}` is defined twice", second.node.name.span,
+            help=f"the first definition is at {first.node.name.span}", label="defined again here",
+        )
+    for info in ctx.infos:
+        for use in info.module.of_type(ast.Use):
+            for pack in use.packs:
+                if pack.value not in syms.namespaces:
+                    from policylang.loader import pack_names
+
+                    yield error(
+                        "PL104", f"unknown pack `{pack.value}`", pack.span,
+                        help=did_you_mean(pack.value, pack_names()) or f"built-in packs: {', '.join(pack_names())}",
+                    )
+        for words in info.module.of_type(ast.Words):
+            qname = f"{info.namespace}.{words.name.value}" if info.namespace else words.name.value
+            if words.file is not None:
+                if ctx.env is None:
+                    continue
+                loaded = ctx.env.read_words(info.module.source.name, words.file.value)
+                if loaded.error:
+                    yield error("PL205", loaded.error, words.file.span, help="paths are relative to the policy file")
+                    continue
+                items = loaded.words
+            else:
+                items = tuple(w.value for w in words.words)
+            if not items:
+                yield error("PL209", f"word list `{words.name.value}` is empty", words.span,
+                            help="add at least one phrase, or remove the list")
+                continue
+            ctx.word_lists.setdefault(qname, items)
+
+    seen_ids: dict[str, ast.Rule] = {}
+    for r in ctx.all_rules:
+        if r.rule_id in seen_ids and r.info.active:
+            yield error(
+                "PL103", f"rule id `{r.rule_id}` is used twice", r.node.name.span,
+                help=f"the first rule with this id is at {seen_ids[r.rule_id].name.span}", rule_id=r.rule_id,
+            )
+        seen_ids.setdefault(r.rule_id, r.node)
+        for ref in refs_in(r.node.when) + refs_in(r.node.unless):
+            res = syms.resolve(r.info, ref.parts)
+            if res is None:
+                head = ref.parts[0]
+                hint = did_you_mean(ref.dotted, syms.candidates(r.info))
+                if hint is None and head in syms.namespaces and head not in r.info.uses:
+                    hint = f"add `use {head}` to this policy"
+                yield error("PL101", f"undefined name `{ref.dotted}`", ref.span, help=hint,
+                            label="not defined", rule_id=r.rule_id)
+        for call in _calls(r.node):
+            if call.func.value not in FUNCTIONS:
+                yield error("PL107", f"unknown function `{call.func.value}`", call.func.span,
+                            help=did_you_mean(call.func.value, FUNCTIONS) or "functions: count(matcher), len(text)",
+                            rule_id=r.rule_id)
+        if r.node.citation is not None:
+            for p in r.node.citation.principles:
+                if syms.principle(r.info, p.value) is None:
+                    names = [s.local for s in syms.table.values() if isinstance(s.node, ast.Principle)]
+                    yield error("PL105", f"unknown principle `{p.value}`", p.span,
+                                help=did_you_mean(p.value, names) or "declare it with `principle NAME \"text\"`",
+                                rule_id=r.rule_id)
+
+
+def _calls(rule: ast.Rule):
+    out = []
+    stack = [rule.when, rule.unless]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        if isinstance(node, ast.Call):
+            out.append(node)
+            stack.extend(node.args)
+        elif isinstance(node, (ast.And, ast.Or, ast.ListExpr)):
+            stack.extend(node.items)
+        elif isinstance(node, ast.Not):
+            stack.append(node.item)
+        elif isinstance(node, ast.Compare):
+            stack.extend((node.left, node.right))
+    return out

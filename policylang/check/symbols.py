@@ -1,0 +1,170 @@
+"""Name resolution shared by the checker and the compiler.
+
+Namespaces: every user policy file shares the global namespace ``""``; a built-in pack
+lives in the namespace of its name (``pii``). A reference ``a.b.c`` made inside a module
+of namespace ``ns`` resolves, in order, as
+
+1. ``context.ATTR...``: a request-context attribute;
+2. ``text``: the text being checked (for ``len(text)``);
+3. a definition ``a`` of the module's own namespace (then ``b`` is a classifier label);
+4. a pack ``a`` the module uses: ``a`` alone is the pack's matcher group (any of its
+   matchers), ``a.b`` a definition of the pack (then ``c`` a classifier label).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from policylang.syntax import ast
+
+Definition = Union[ast.Pattern, ast.Words, ast.Classifier, ast.Topic, ast.Principle]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleInfo:
+    """A parsed module and how it was loaded."""
+
+    module: ast.Module
+    namespace: str = ""  # "" for user files, the pack name for packs
+    active: bool = True  # False for packs brought in by `use`: their rules and tests don't run
+
+    @property
+    def uses(self) -> tuple[str, ...]:
+        return tuple(n.value for u in self.module.of_type(ast.Use) for n in u.packs)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    qname: str  # "order_id", "pii.email"
+    namespace: str
+    node: Definition
+    info: ModuleInfo
+
+    @property
+    def local(self) -> str:
+        return self.node.name.value
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What a Ref means. ``kind``: matcher | group | classifier | topic | context | text."""
+
+    kind: str
+    symbol: Symbol | None = None
+    pack: str | None = None  # for group
+    label: str | None = None  # classifier label, when given
+    attr: tuple[str, ...] = ()  # context attribute path
+    extra: tuple[str, ...] = ()  # parts left over that nothing consumes (an error for the checker)
+
+
+MATCHER_NODES = (ast.Pattern, ast.Words)
+MODEL_NODES = (ast.Classifier, ast.Topic)
+
+
+@dataclass
+class Symbols:
+    """All definitions of a policy set, keyed by (namespace, local name)."""
+
+    infos: tuple[ModuleInfo, ...]
+    table: dict[tuple[str, str], Symbol] = field(default_factory=dict)
+    duplicates: list[tuple[Symbol, Symbol]] = field(default_factory=list)  # (first, second)
+
+    @classmethod
+    def build(cls, infos) -> "Symbols":
+        self = cls(tuple(infos))
+        for info in self.infos:
+            for item in info.module.items:
+                if isinstance(item, (*MATCHER_NODES, *MODEL_NODES, ast.Principle)):
+                    key = (info.namespace, item.name.value)
+                    qname = f"{info.namespace}.{item.name.value}" if info.namespace else item.name.value
+                    sym = Symbol(qname, info.namespace, item, info)
+                    if key in self.table:
+                        self.duplicates.append((self.table[key], sym))
+                    else:
+                        self.table[key] = sym
+        return self
+
+    @property
+    def namespaces(self) -> set[str]:
+        return {i.namespace for i in self.infos if i.namespace}
+
+    def get(self, qname: str) -> Symbol | None:
+        ns, _, local = qname.rpartition(".")
+        return self.table.get((ns, local))
+
+    def in_namespace(self, ns: str, types=None) -> list[Symbol]:
+        return [s for (n, _), s in self.table.items() if n == ns and (types is None or isinstance(s.node, types))]
+
+    def principle(self, info: ModuleInfo, name: str) -> Symbol | None:
+        sym = self.table.get((info.namespace, name))
+        if sym is None and info.namespace:
+            sym = self.table.get(("", name))
+        if sym is not None and isinstance(sym.node, ast.Principle):
+            return sym
+        return None
+
+    def resolve(self, info: ModuleInfo, parts: tuple[str, ...]) -> Resolution | None:
+        head, rest = parts[0], parts[1:]
+        if head == "context":
+            return Resolution("context", attr=rest)
+        sym = self.table.get((info.namespace, head))
+        if sym is not None and not isinstance(sym.node, ast.Principle):
+            return self._definition(sym, rest)
+        if head == "text":
+            return Resolution("text", extra=rest)
+        if head in info.uses or (info.namespace and head == info.namespace):
+            if head not in self.namespaces:
+                return None
+            if not rest:
+                return Resolution("group", pack=head)
+            sym = self.table.get((head, rest[0]))
+            if sym is None or isinstance(sym.node, ast.Principle):
+                return None
+            return self._definition(sym, rest[1:])
+        return None
+
+    @staticmethod
+    def _definition(sym: Symbol, rest: tuple[str, ...]) -> Resolution:
+        node = sym.node
+        if isinstance(node, MATCHER_NODES):
+            return Resolution("matcher", sym, extra=rest)
+        if isinstance(node, ast.Classifier):
+            return Resolution("classifier", sym, label=rest[0] if rest else None, extra=rest[1:])
+        return Resolution("topic", sym, extra=rest)
+
+    def candidates(self, info: ModuleInfo) -> list[str]:
+        """Names visible from ``info``, for did-you-mean suggestions."""
+        names = [local for (ns, local), s in self.table.items()
+                 if ns == info.namespace and not isinstance(s.node, ast.Principle)]
+        for pack in info.uses:
+            if pack not in self.namespaces:
+                continue
+            names.append(pack)
+            names.extend(f"{pack}.{s.local}" for s in self.in_namespace(pack) if not isinstance(s.node, ast.Principle))
+        return names + ["context", "text"]
+
+
+def refs_in(expr) -> list[ast.Ref]:
+    """Every Ref in an expression, in source order (iterative: expressions may be long)."""
+    out: list[ast.Ref] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        if isinstance(node, ast.Ref):
+            out.append(node)
+        elif isinstance(node, (ast.And, ast.Or, ast.ListExpr)):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, ast.Not):
+            stack.append(node.item)
+        elif isinstance(node, ast.Compare):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, ast.Call):
+            stack.extend(reversed(node.args))
+    return out
+
+
+def rule_id(info: ModuleInfo, rule: ast.Rule) -> str:
+    return f"{info.namespace}.{rule.rule_id}" if info.namespace else rule.rule_id
