@@ -1,0 +1,215 @@
+"""Condition expressions -> small Python programs (closures over an evaluation frame).
+
+A rule's ``when``/``unless`` is compiled once; evaluation is a chain of closure calls,
+with no tree walking per text. Values:
+
+* a matcher or pack reference is a boolean (did it match);
+* ``count(m)`` and ``len(text)`` are integers;
+* a classifier reference is its label's score (0..1); a topic reference its best
+  cosine similarity. Used as a boolean, a classifier score means ``>= 0.5`` and a
+  topic score means ``>= threshold``;
+* ``context.a.b`` is the request-context value, or ``None`` when absent. A comparison
+  with ``None`` is false (``!=`` true), so a missing attribute never grants an exception.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from policylang.check.symbols import ModuleInfo, Resolution, Symbols
+from policylang.syntax import ast
+
+
+class ModelFailed(Exception):
+    """A model needed by a condition failed or timed out; the evaluator applies on_error."""
+
+    def __init__(self, model: int, reason: str):
+        super().__init__(reason)
+        self.model = model
+        self.reason = reason
+
+
+class Frame:
+    """What a condition program reads: hits per matcher, model scores, request context."""
+
+    __slots__ = ("hits", "scores", "context", "text_len")
+
+    def __init__(self, hits: Mapping[int, list], scores: Mapping[int, Any], context: Mapping, text_len: int):
+        self.hits = hits
+        self.scores = scores  # model index -> np.ndarray of label scores | float | ModelFailed
+        self.context = context
+        self.text_len = text_len
+
+    def score(self, model: int, label: int | None):
+        value = self.scores.get(model)
+        if isinstance(value, ModelFailed):
+            raise value
+        if value is None:
+            raise ModelFailed(model, "model was not run")
+        if isinstance(value, dict):  # classifier: label -> score; None -> the default label
+            return value[label]
+        return value  # topic: best cosine similarity
+
+
+Program = Callable[[Frame], Any]
+
+
+@dataclass
+class ModelRef:
+    """A model a rule needs, and how a reference to it reads."""
+
+    index: int
+    label: str | None  # classifier label (None: the default label); None for topics
+    bool_threshold: float
+
+
+@dataclass
+class CompileInfo:
+    """What compiling one condition found out: matchers it reads positively, models it needs."""
+
+    matchers: list[int] = field(default_factory=list)  # referenced outside `not`
+    models: list[int] = field(default_factory=list)
+
+
+_CMP = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
+}
+
+
+class ConditionCompiler:
+    """Compiles expressions of one module. ``matcher_index``/``model_ref`` come from the plan."""
+
+    def __init__(self, symbols: Symbols, info: ModuleInfo, matcher_index: Callable[[str], int],
+                 group_members: Callable[[str], list[int]], model_ref: Callable[[Resolution], ModelRef]):
+        self.symbols = symbols
+        self.info = info
+        self.matcher_index = matcher_index
+        self.group_members = group_members
+        self.model_ref = model_ref
+
+    # -------------------------------------------------------------- entry
+    def compile_condition(self, when, unless) -> tuple[Program, CompileInfo]:
+        ci = CompileInfo()
+        w = self._bool(when, ci, positive=True)
+        if unless is None:
+            return w, ci
+        u = self._bool(unless, ci, positive=False)
+        return (lambda f: bool(w(f)) and not u(f)), ci
+
+    # -------------------------------------------------------------- booleans
+    def _bool(self, node, ci: CompileInfo, positive: bool) -> Program:
+        if isinstance(node, ast.Or):
+            parts = [self._bool(n, ci, positive) for n in node.items]
+            return lambda f: any(p(f) for p in parts)
+        if isinstance(node, ast.And):
+            parts = [self._bool(n, ci, positive) for n in node.items]
+            return lambda f: all(p(f) for p in parts)
+        if isinstance(node, ast.Not):
+            inner = self._bool(node.item, ci, not positive)
+            return lambda f: not inner(f)
+        if isinstance(node, ast.Ref):
+            res = self._resolve(node)
+            if res.kind == "matcher":
+                idx = self.matcher_index(res.symbol.qname)
+                if positive:
+                    ci.matchers.append(idx)
+                return lambda f: idx in f.hits
+            if res.kind == "group":
+                members = tuple(self.group_members(res.pack))
+                if positive:
+                    ci.matchers.extend(members)
+                return lambda f: any(i in f.hits for i in members)
+            if res.kind in ("classifier", "topic"):
+                ref = self.model_ref(res)
+                ci.models.append(ref.index)
+                idx, label, thr = ref.index, ref.label, ref.bool_threshold
+                return lambda f: f.score(idx, label) >= thr
+        value = self._value(node, ci, positive)
+        return lambda f: bool(value(f))
+
+    # -------------------------------------------------------------- values
+    def _value(self, node, ci: CompileInfo, positive: bool) -> Program:
+        if isinstance(node, ast.Literal):
+            v = node.value
+            return lambda f: v
+        if isinstance(node, ast.ListExpr):
+            items = [self._value(n, ci, positive) for n in node.items]
+            return lambda f: [i(f) for i in items]
+        if isinstance(node, ast.Compare):
+            left = self._value(node.left, ci, positive)
+            right = self._value(node.right, ci, positive)
+            if node.op in ("in", "not in"):
+                negate = node.op == "not in"
+
+                def _in(f):
+                    lv, rv = left(f), right(f)
+                    try:
+                        found = lv is not None and lv in rv
+                    except TypeError:
+                        found = False
+                    return not found if negate else found
+
+                return _in
+            op = _CMP[node.op]
+            ne = node.op == "!="
+
+            def _cmp(f):
+                lv, rv = left(f), right(f)
+                if lv is None or rv is None:
+                    return ne and lv is not rv
+                try:
+                    return op(lv, rv)
+                except TypeError:
+                    return ne
+            return _cmp
+        if isinstance(node, ast.Call):
+            fn = node.func.value
+            arg = node.args[0] if node.args else None
+            if fn == "len":
+                return lambda f: f.text_len
+            if fn == "count" and isinstance(arg, ast.Ref):
+                res = self._resolve(arg)
+                if res.kind == "matcher":
+                    idx = self.matcher_index(res.symbol.qname)
+                    if positive:
+                        ci.matchers.append(idx)
+                    return lambda f: len(f.hits.get(idx, ()))
+                members = tuple(self.group_members(res.pack))
+                if positive:
+                    ci.matchers.extend(members)
+                return lambda f: sum(len(f.hits.get(i, ())) for i in members)
+            raise ValueError(f"cannot compile call `{fn}`")  # the checker rejects these first
+        if isinstance(node, ast.Ref):
+            res = self._resolve(node)
+            if res.kind == "context":
+                path = res.attr
+
+                def _ctx(f):
+                    v: Any = f.context
+                    for p in path:
+                        if isinstance(v, Mapping):
+                            v = v.get(p)
+                        else:
+                            v = getattr(v, p, None)
+                        if v is None:
+                            return None
+                    return v
+                return _ctx
+            if res.kind in ("classifier", "topic"):
+                ref = self.model_ref(res)
+                ci.models.append(ref.index)
+                idx, label = ref.index, ref.label
+                return lambda f: f.score(idx, label)
+            if res.kind == "text":
+                return lambda f: f.text_len
+            return self._bool(node, ci, positive)
+        return self._bool(node, ci, positive)
+
+    def _resolve(self, ref: ast.Ref) -> Resolution:
+        res = self.symbols.resolve(self.info, ref.parts)
+        if res is None:
+            raise ValueError(f"undefined name `{ref.dotted}`")  # the checker rejects these first
+        return res

@@ -1,0 +1,292 @@
+"""Stage 3: a checked PolicySet -> a Plan.
+
+* every pattern and every word of every matcher goes into ONE Hyperscan database
+  (``policylang.compile.patterns``); spec ids map back to matchers;
+* every rule condition becomes a closure program (``conditions.py``);
+* every classifier/topic becomes a ModelEntry; the runtime loads each model once and
+  runs it once per text, whatever the number of rules that read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from policylang._source import Span
+from policylang.check.checker import PolicySet
+from policylang.check.symbols import Resolution, refs_in
+from policylang.compile.conditions import CompileInfo, ConditionCompiler, ModelRef, Program
+from policylang.diagnostics import Diagnostic, Severity
+from policylang.errors import PolicyCompileError
+from policylang.syntax import ast
+
+STAGES = ("input", "output", "context")
+
+
+@dataclass(frozen=True)
+class MatcherEntry:
+    index: int
+    qname: str  # "order_id", "pii.email"
+    kind: str  # redaction kind: `kind "..."` or the local name
+    validators: tuple[Callable[[str], bool], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    index: int
+    qname: str
+    node: ast.Classifier | ast.Topic
+    path: str
+    on_error: str  # refuse | allow | flag
+    timeout_ms: float | None
+    labels: tuple[str, ...] = ()  # classifiers (filled when the model loads, if not declared)
+    threshold: float = 0.5  # topics: boolean threshold
+    examples: tuple[str, ...] = ()
+
+    @property
+    def is_topic(self) -> bool:
+        return isinstance(self.node, ast.Topic)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    order: int
+    rule_id: str
+    node: ast.Rule
+    stages: frozenset[str]
+    action: ast.Action
+    condition: Program
+    matchers: tuple[int, ...]  # matcher indices whose hits are this rule's evidence / redaction targets
+    models: tuple[int, ...]  # model indices the condition reads
+    file: str
+    line: int
+    principles: tuple[tuple[str, str], ...]  # (principle qname, text)
+    cite: str | None
+    severity: str | None
+    shadow: bool
+    message: str | None
+    gate: frozenset[int] | None = None  # the rule can only fire when one of these matchers hit
+
+
+@dataclass
+class Plan:
+    policy_set: PolicySet
+    matchers: tuple[MatcherEntry, ...]
+    spec_matcher: tuple[int, ...]  # pattern spec id -> matcher index
+    patterns: object  # policylang.compile.patterns.CompiledPatterns
+    models: tuple[ModelEntry, ...]
+    rules: tuple[CompiledRule, ...]
+    by_stage: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    normalize: tuple[str, ...] = ()
+    # per stage: rules that must always be evaluated, and gated rules by matcher index
+    ungated: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    gated_by: dict[str, dict[int, tuple[CompiledRule, ...]]] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return self.policy_set.digest
+
+
+def _matcher_kind(node) -> str:
+    if node.options.kind is not None:
+        return node.options.kind.value
+    return node.name.value
+
+
+def _uses_spans(policy_set: PolicySet) -> set[str]:
+    """Matchers whose every match is needed (redaction, count, validators)."""
+    need: set[str] = set()
+    for r in policy_set.rules:
+        wants_all = r.node.action.kind == "redact"
+        for ref in refs_in(r.node.when) + refs_in(r.node.unless):
+            res = policy_set.symbols.resolve(r.info, ref.parts)
+            if res is None:
+                continue
+            if res.kind == "matcher" and wants_all:
+                need.add(res.symbol.qname)
+            elif res.kind == "group" and wants_all:
+                need.update(s.qname for s in policy_set.symbols.in_namespace(res.pack, (ast.Pattern, ast.Words)))
+        for call in _calls(r.node):
+            for a in call.args:
+                if isinstance(a, ast.Ref):
+                    res = policy_set.symbols.resolve(r.info, a.parts)
+                    if res and res.kind == "matcher":
+                        need.add(res.symbol.qname)
+                    elif res and res.kind == "group":
+                        need.update(s.qname for s in policy_set.symbols.in_namespace(res.pack, (ast.Pattern, ast.Words)))
+    return need
+
+
+def _calls(rule: ast.Rule):
+    out, stack = [], [rule.when, rule.unless]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Call):
+            out.append(n)
+            stack.extend(n.args)
+        elif isinstance(n, (ast.And, ast.Or, ast.ListExpr)):
+            stack.extend(n.items)
+        elif isinstance(n, ast.Not):
+            stack.append(n.item)
+        elif isinstance(n, ast.Compare):
+            stack.extend((n.left, n.right))
+    return out
+
+
+def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:
+    """Compile a checked policy set. Raises PolicyCompileError naming the rule's pattern on failure."""
+    from policylang.compile.patterns import PatternSetError, PatternSpec, compile_patterns
+    from policylang.loader import resolve_model_path
+    from policylang.runtime.validators import VALIDATORS
+
+    syms = policy_set.symbols
+    need_spans = _uses_spans(policy_set)
+
+    # ---------------------------------------------------------------- matchers -> specs
+    matchers: list[MatcherEntry] = []
+    index_of: dict[str, int] = {}
+    specs: list[PatternSpec] = []
+    spec_matcher: list[int] = []
+    for sym in syms.table.values():
+        node = sym.node
+        if not isinstance(node, (ast.Pattern, ast.Words)):
+            continue
+        idx = len(matchers)
+        opts = node.options
+        matchers.append(MatcherEntry(
+            idx, sym.qname, _matcher_kind(node),
+            tuple(VALIDATORS[v.value] for v in opts.validators),
+            node.name.span,
+        ))
+        index_of[sym.qname] = idx
+        spans = sym.qname in need_spans or bool(opts.validators)
+        if isinstance(node, ast.Pattern):
+            flags = node.flags
+            specs.append(PatternSpec(
+                id=len(specs), expression=node.regex, literal=False,
+                caseless="i" in flags or opts.nocase, dotall="s" in flags, multiline="m" in flags,
+                ucp="u" in flags, wholeword=opts.wholeword, fuzzy=opts.fuzzy or 0, spans=spans,
+            ))
+            spec_matcher.append(idx)
+        else:
+            for word in policy_set.word_lists.get(sym.qname, ()):
+                specs.append(PatternSpec(
+                    id=len(specs), expression=word, literal=True, caseless=opts.nocase,
+                    wholeword=opts.wholeword, fuzzy=opts.fuzzy or 0, spans=spans,
+                ))
+                spec_matcher.append(idx)
+    try:
+        patterns = compile_patterns(specs, cache_dir=cache_dir)
+    except PatternSetError as err:
+        diags = []
+        for spec_id, problem in err.problems:
+            m = matchers[spec_matcher[spec_id]]
+            node = syms.get(m.qname).node
+            span = node.regex_span if isinstance(node, ast.Pattern) else node.span
+            diags.append(Diagnostic(problem.code, Severity.ERROR, problem.message, span))
+        raise PolicyCompileError("policy could not be compiled", diags) from None
+
+    # ---------------------------------------------------------------- models
+    models: list[ModelEntry] = []
+    model_index: dict[str, int] = {}
+    for sym in syms.table.values():
+        node = sym.node
+        if not isinstance(node, (ast.Classifier, ast.Topic)):
+            continue
+        o = node.options
+        path = resolve_model_path(sym.info.module.source.name, node.path.value)
+        model_index[sym.qname] = len(models)
+        models.append(ModelEntry(
+            len(models), sym.qname, node, path, o.on_error, o.timeout_ms,
+            labels=tuple(s.value for s in o.labels) if o.labels else (),
+            threshold=o.threshold if o.threshold is not None else 0.5,
+            examples=tuple(s.value for s in o.examples),
+        ))
+
+    def model_ref(res: Resolution) -> ModelRef:
+        entry = models[model_index[res.symbol.qname]]
+        if entry.is_topic:
+            return ModelRef(entry.index, None, entry.threshold)
+        label = res.label
+        if label is None and entry.node.options.label is not None:
+            label = entry.node.options.label.value
+        return ModelRef(entry.index, label, 0.5)
+
+    def group_members(pack: str) -> list[int]:
+        return [index_of[s.qname] for s in syms.in_namespace(pack, (ast.Pattern, ast.Words))]
+
+    # ---------------------------------------------------------------- rules
+    rules: list[CompiledRule] = []
+    for order, r in enumerate(policy_set.rules):
+        cc = ConditionCompiler(syms, r.info, index_of.__getitem__, group_members, model_ref)
+        program, ci = cc.compile_condition(r.node.when, r.node.unless)
+        principles = []
+        cite = None
+        if r.node.citation is not None:
+            for p in r.node.citation.principles:
+                ps = syms.principle(r.info, p.value)
+                if ps is not None:
+                    principles.append((ps.qname, ps.node.text))
+            if r.node.citation.text is not None:
+                cite = r.node.citation.text.value
+        sev = r.node.annotation("severity")
+        mode = r.node.annotation("mode")
+        act = r.node.action
+        rules.append(CompiledRule(
+            order=order, rule_id=r.rule_id, node=r.node, stages=frozenset(r.node.stages), action=act,
+            condition=program, matchers=tuple(dict.fromkeys(ci.matchers)), models=tuple(dict.fromkeys(ci.models)),
+            file=r.info.module.source.name, line=r.node.span.line, principles=tuple(principles), cite=cite,
+            severity=str(sev.args[0]) if sev and sev.args else None,
+            shadow=bool(mode and mode.args and mode.args[0] == "shadow"),
+            message=act.message.value if act.message is not None else None,
+            gate=_gate(r.node.when, r.info, syms, index_of, group_members),
+        ))
+    plan = Plan(policy_set, tuple(matchers), tuple(spec_matcher), patterns, tuple(models), tuple(rules),
+                normalize=policy_set.normalize)
+    plan.by_stage = {s: tuple(r for r in rules if s in r.stages) for s in STAGES}
+    for stage, stage_rules in plan.by_stage.items():
+        plan.ungated[stage] = tuple(r for r in stage_rules if r.gate is None)
+        index: dict[int, list[CompiledRule]] = {}
+        for r in stage_rules:
+            for m in r.gate or ():
+                index.setdefault(m, []).append(r)
+        plan.gated_by[stage] = {m: tuple(rs) for m, rs in index.items()}
+    return plan
+
+
+def _gate(node, info, syms, index_of, group_members) -> frozenset[int] | None:
+    """Matchers of which at least one must hit for ``node`` to be true; None if unknown.
+
+    Lets the evaluator skip most rules on texts with no hits: a text that matched
+    nothing only evaluates the ungated rules (context, length, `not`, models).
+    """
+    if isinstance(node, ast.Ref):
+        res = syms.resolve(info, node.parts)
+        if res is not None and res.kind == "matcher":
+            return frozenset((index_of[res.symbol.qname],))
+        if res is not None and res.kind == "group":
+            return frozenset(group_members(res.pack))
+        return None
+    if isinstance(node, ast.Or):
+        out: set[int] = set()
+        for item in node.items:
+            g = _gate(item, info, syms, index_of, group_members)
+            if g is None:
+                return None
+            out |= g
+        return frozenset(out)
+    if isinstance(node, ast.And):
+        gates = [g for g in (_gate(i, info, syms, index_of, group_members) for i in node.items) if g is not None]
+        return min(gates, key=len) if gates else None
+    if isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and node.left.func.value == "count":
+        # count(m) > k (k >= 0) or count(m) >= k (k >= 1) needs a hit of m
+        right = node.right
+        if isinstance(right, ast.Literal) and isinstance(right.value, (int, float)) and not isinstance(right.value, bool):
+            if (node.op == ">" and right.value >= 0) or (node.op == ">=" and right.value >= 1) or (
+                node.op == "==" and right.value >= 1
+            ):
+                arg = node.left.args[0] if node.left.args else None
+                if arg is not None:
+                    return _gate(arg, info, syms, index_of, group_members)
+    return None

@@ -1,0 +1,93 @@
+"""The Decision: what a check returns, and the audit record it serializes to."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Action = Literal["allow", "flag", "redact", "refuse"]
+Stage = Literal["input", "output", "context"]
+
+# Precedence when several rules fire: refuse > redact > flag > allow.
+PRECEDENCE = {"allow": 0, "flag": 1, "redact": 2, "refuse": 3}
+
+
+class Evidence(BaseModel):
+    """One reason a rule fired: a matched span, or a model score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    matcher: Optional[str] = None  # "pii.email", "jailbreak", "injection", "medical"
+    start: Optional[int] = None  # code-point offsets into the ORIGINAL text
+    end: Optional[int] = None
+    score: Optional[float] = None
+    label: Optional[str] = None  # classifier label
+    example: Optional[str] = None  # topic: the closest example phrase
+
+
+class Citation(BaseModel):
+    """A rule that fired, where it is written, the principle it enforces, and the evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    action: Action
+    file: str
+    line: int
+    principle: Optional[str] = None  # the principle's text
+    principle_id: Optional[str] = None
+    matcher: Optional[str] = None  # first evidence, repeated here for convenience
+    span: Optional[tuple[int, int]] = None
+    score: Optional[float] = None
+    severity: Optional[str] = None
+    shadow: bool = False  # @mode(shadow): reported, does not change the action
+    error: Optional[str] = None  # a model failed or timed out and on_error decided
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class Redaction(BaseModel):
+    """A span of the original text and what replaced it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int
+    end: int
+    kind: str
+    replacement: str
+    rule_id: str
+    matcher: str
+
+
+class Decision(BaseModel):
+    """The outcome of checking one text.
+
+    ``text`` is what to pass on: the original text (allow, flag), the redacted text
+    (redact) or the refusal message (refuse).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    text: str
+    stage: Stage
+    citations: list[Citation] = Field(default_factory=list)
+    redactions: list[Redaction] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    models: dict[str, dict[str, str]] = Field(default_factory=dict)  # name -> {digest, provider}
+    policy_hash: str
+    timings: dict[str, float] = Field(default_factory=dict)  # microseconds per phase
+
+    @property
+    def allowed(self) -> bool:
+        """True when the text may pass on as ``text`` (allow, flag or redact)."""
+        return self.action != "refuse"
+
+    @property
+    def refused(self) -> bool:
+        return self.action == "refuse"

@@ -1,0 +1,120 @@
+"""Guard: a compiled policy set you check texts with. ``load()`` and ``loads()`` build one."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from typing import Mapping, Sequence
+
+from policylang._source import SourceFile
+from policylang.check.checker import CheckResult, check
+from policylang.compile.plan import Plan, compile_plan
+from policylang.decision import Decision
+from policylang.diagnostics import Diagnostic
+from policylang.errors import PolicyCheckError, PolicySyntaxError
+from policylang.loader import FileEnvironment, load_modules
+from policylang.runtime.evaluate import Engine
+
+
+class Guard:
+    """A compiled policy set.
+
+    ``check(text, stage, context)`` returns a :class:`Decision`; ``check_many`` does the
+    same for many texts at once, batching model calls. Thread-safe.
+    """
+
+    def __init__(self, plan: Plan, *, explain: bool = False, hash_salt: bytes | str | None = None,
+                 warnings: Sequence[Diagnostic] = ()):
+        self.plan = plan
+        self.warnings = tuple(warnings)
+        runner = None
+        if plan.models:
+            from policylang.runtime.model_runner import ModelRunner
+
+            runner = ModelRunner(plan)
+        if isinstance(hash_salt, str):
+            hash_salt = hash_salt.encode()
+        self._engine = Engine(plan, models=runner, explain=explain, hash_salt=hash_salt)
+
+    # ------------------------------------------------------------------ info
+    @property
+    def policy_hash(self) -> str:
+        """sha256 of every loaded policy source and word list: the audit record's policy digest."""
+        return self.plan.digest
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(r.rule_id for r in self.plan.rules)
+
+    def __repr__(self) -> str:
+        return f"<Guard rules={len(self.plan.rules)} matchers={len(self.plan.matchers)} {self.policy_hash[:19]}>"
+
+    # ------------------------------------------------------------------ checks
+    def check(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
+        """Check one text at ``stage`` (input, output or context)."""
+        return self._engine.evaluate(text, stage, context)
+
+    def check_many(self, texts: Sequence[str], stage: str = "input",
+                   context: Mapping | Sequence[Mapping] | None = None) -> list[Decision]:
+        """Check many texts; same decisions as ``check``, with model calls batched."""
+        return self._engine.evaluate_many(texts, stage, context)
+
+    async def acheck(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
+        """``check`` without blocking the event loop when models run; pattern-only checks run inline."""
+        if not self.plan.models:
+            return self.check(text, stage, context)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(self.check, text, stage, context))
+
+    async def acheck_many(self, texts: Sequence[str], stage: str = "input", context=None) -> list[Decision]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(self.check_many, texts, stage, context))
+
+
+def _raise_for(diags: Sequence[Diagnostic], result: CheckResult | None = None) -> None:
+    errors = [d for d in diags if d.is_error]
+    if not errors:
+        return
+    syntax = [d for d in errors if d.code < "PL100"]
+    if syntax:
+        raise PolicySyntaxError("policy does not parse", errors)
+    raise PolicyCheckError("policy has errors", errors)
+
+
+def build(targets, **options) -> Guard:
+    infos, diags = load_modules(targets)
+    _raise_for(diags)
+    result = check(infos, FileEnvironment())
+    _raise_for(result.diagnostics)
+    cache_dir = options.pop("cache_dir", None)
+    plan = compile_plan(result.policy_set, cache_dir=cache_dir)
+    warnings = [d for d in (*diags, *result.diagnostics) if not d.is_error]
+    return Guard(plan, warnings=warnings, **options)
+
+
+def load(*targets: str | os.PathLike | Sequence, **options) -> Guard:
+    """Load policies: paths to ``.policy`` files, folders, or built-in pack names (``"pii"``).
+
+    ``load("a.policy", "pii")`` and ``load(["a.policy", "pii"])`` are the same. Raises
+    PolicySyntaxError / PolicyCheckError / PolicyCompileError with diagnostics.
+    Options: ``explain=True`` runs every model even when the outcome is decided;
+    ``hash_salt`` keys the ``redact hash`` operator; ``cache_dir`` for compiled databases
+    (False disables the cache).
+    """
+    flat: list = []
+    for t in targets:
+        if isinstance(t, (list, tuple)):
+            flat.extend(t)
+        else:
+            flat.append(t)
+    if not flat:
+        raise TypeError("load() needs at least one policy path or pack name")
+    return build(flat, **options)
+
+
+def loads(source: str, name: str = "<string>", **options) -> Guard:
+    """Load a policy from its source text (relative paths resolve against the current folder)."""
+    if not isinstance(source, str):
+        raise TypeError(f"loads() needs the policy text as str, got {type(source).__name__}")
+    return build([SourceFile(name, source)], **options)

@@ -1,0 +1,291 @@
+"""Stage 4: run a Plan over texts and build Decisions.
+
+Per text: normalize (offset map kept) -> one Hyperscan scan -> validators -> rule
+programs without models -> models, only when they can still change the outcome
+(batched across texts) -> rule programs with models -> combine actions -> Decision.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping, Sequence
+
+from policylang.compile.conditions import Frame, ModelFailed
+from policylang.compile.plan import STAGES, CompiledRule, Plan
+from policylang.decision import PRECEDENCE, Citation, Decision, Evidence
+from policylang.errors import PolicyEvaluationError
+from policylang.runtime import redact
+from policylang.runtime.normalize import Normalizer
+
+DEFAULT_REFUSAL = "I can't help with that request."
+MAX_EVIDENCE = 20
+_EMPTY: Mapping = {}
+
+
+class _TextState:
+    """Per-text working state between the two phases."""
+
+    __slots__ = ("text", "norm", "hits", "frame", "fired", "needed", "t_norm", "t_scan", "t0", "errors",
+                 "topic_examples")
+
+    def __init__(self, text, norm, hits, frame, t0, t_norm, t_scan):
+        self.text = text
+        self.norm = norm
+        self.hits = hits
+        self.frame = frame
+        # (rule, error, action): error and the on_error action when a model failed
+        self.fired: list[tuple[CompiledRule, str | None, str]] = []
+        self.needed: tuple[CompiledRule, ...] = ()
+        self.t0 = t0
+        self.t_norm = t_norm
+        self.t_scan = t_scan
+        self.errors: list[str] = []
+        self.topic_examples: dict[int, str] = {}
+
+
+class Engine:
+    """Evaluates one compiled Plan. Thread-safe: all per-call state is local."""
+
+    def __init__(self, plan: Plan, *, models=None, explain: bool = False, hash_salt: bytes | None = None):
+        self.plan = plan
+        self.models = models  # policylang.runtime.model_runner.ModelRunner | None
+        self.explain = explain
+        self.salt = hash_salt if hash_salt is not None else plan.digest.encode()
+        self.normalizer = Normalizer(tuple(plan.normalize))
+        self._scan = plan.patterns.scan
+        self._spec_matcher = plan.spec_matcher
+        self._matchers = plan.matchers
+        self._has_validators = any(m.validators for m in plan.matchers)
+
+    # ------------------------------------------------------------------ input checks
+    @staticmethod
+    def _check_stage(stage: str) -> None:
+        if stage not in STAGES:
+            raise PolicyEvaluationError(f"unknown stage `{stage}`: use one of {', '.join(STAGES)}")
+
+    @staticmethod
+    def _check_text(text: Any) -> None:
+        if not isinstance(text, str):
+            raise PolicyEvaluationError(
+                f"check() needs a str, got {type(text).__name__}"
+                + (" (decode bytes first)" if isinstance(text, (bytes, bytearray)) else "")
+            )
+
+    # ------------------------------------------------------------------ phase 1
+    def _phase1(self, text: str, stage: str, context: Mapping) -> _TextState:
+        t0 = time.perf_counter_ns()
+        norm = self.normalizer(text)
+        t1 = time.perf_counter_ns()
+        raw = self._scan(norm.text)
+        t2 = time.perf_counter_ns()
+        hits: dict[int, list[tuple[int, int]]] = {}
+        if raw:
+            spec_matcher, matchers = self._spec_matcher, self._matchers
+            identity = norm.identity
+            ntext = norm.text
+            for h in raw:
+                m = spec_matcher[h.id]
+                validators = matchers[m].validators
+                if validators:
+                    value = ntext[h.start:h.end]
+                    if not all(v(value) for v in validators):
+                        continue
+                span = (h.start, h.end) if identity else norm.to_original(h.start, h.end)
+                lst = hits.get(m)
+                if lst is None:
+                    hits[m] = [span]
+                elif span != lst[-1]:
+                    lst.append(span)
+        frame = Frame(hits, {}, context, len(text))
+        st = _TextState(text, norm, hits, frame, t0, t1 - t0, t2 - t1)
+        plan = self.plan
+        candidates = plan.ungated[stage]
+        if hits:
+            gated = plan.gated_by[stage]
+            extra = {}
+            for m in hits:
+                for r in gated.get(m, ()):
+                    extra[r.order] = r
+            if extra:
+                candidates = sorted((*candidates, *extra.values()), key=lambda r: r.order)
+        needed = []
+        for rule in candidates:
+            if rule.models:
+                needed.append(rule)
+            elif rule.condition(frame):
+                st.fired.append((rule, None, rule.action.kind))
+        if needed and not self.explain and any(
+            act == "refuse" and not r.shadow for r, _, act in st.fired
+        ):
+            needed = []  # the outcome is final: skip the models
+        st.needed = tuple(needed)
+        return st
+
+    # ------------------------------------------------------------------ phase 2
+    def _run_models(self, states: Sequence[_TextState]) -> None:
+        wanted: dict[int, list[_TextState]] = {}
+        for st in states:
+            for rule in st.needed:
+                for m in rule.models:
+                    lst = wanted.setdefault(m, [])
+                    if not lst or lst[-1] is not st:
+                        lst.append(st)
+        for m, sts in wanted.items():
+            if self.models is None:
+                for st in sts:
+                    st.frame.scores[m] = ModelFailed(m, "model runtime is not available (install policylang[cpu])")
+                continue
+            results = self.models.score(m, [st.text for st in sts])
+            for st, res in zip(sts, results):
+                if isinstance(res, ModelFailed):
+                    st.frame.scores[m] = res
+                else:
+                    value, example = res
+                    st.frame.scores[m] = value
+                    if example is not None:
+                        st.topic_examples[m] = example
+
+    def _phase2(self, st: _TextState) -> None:
+        for rule in st.needed:
+            try:
+                if rule.condition(st.frame):
+                    st.fired.append((rule, None, rule.action.kind))
+            except ModelFailed as fail:
+                entry = self.plan.models[fail.model]
+                msg = f"model `{entry.qname}` failed: {fail.reason}"
+                if msg not in st.errors:
+                    st.errors.append(msg)
+                if entry.on_error in ("refuse", "flag"):
+                    st.fired.append((rule, f"model `{entry.qname}` failed: {fail.reason}", entry.on_error))
+        if len(st.fired) > 1:
+            st.fired.sort(key=lambda fr: fr[0].order)
+
+    # ------------------------------------------------------------------ decision
+    def _decide(self, st: _TextState, stage: str) -> Decision:
+        text = st.text
+        fired = st.fired
+        if not fired and not st.errors and not st.needed:
+            total = time.perf_counter_ns() - st.t0
+            return Decision.model_construct(
+                action="allow", text=text, stage=stage, citations=[], redactions=[], scores={}, errors=[],
+                models={}, policy_hash=self.plan.digest,
+                timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
+            )
+        plan = self.plan
+        action = "allow"
+        refusal = None
+        citations = []
+        redact_items = []
+        for rule, err, act in fired:
+            if not rule.shadow:
+                if PRECEDENCE[act] > PRECEDENCE[action]:
+                    action = act
+                if act == "refuse" and refusal is None:
+                    refusal = rule.message if err is None else (rule.message or DEFAULT_REFUSAL)
+            citations.append(self._citation(rule, act, err, st))
+            if act == "redact" and not rule.shadow and err is None:
+                for m in rule.matchers:
+                    entry = plan.matchers[m]
+                    for start, end in st.hits.get(m, ()):
+                        redact_items.append((start, end, entry.kind, rule.action, rule.rule_id, entry.qname))
+        scores = {}
+        models_info = {}
+        for m, value in st.frame.scores.items():
+            entry = plan.models[m]
+            if isinstance(value, dict):
+                for label, p in value.items():
+                    if label is not None:
+                        scores[f"{entry.qname}.{label}"] = float(p)
+            elif not isinstance(value, ModelFailed):
+                scores[entry.qname] = float(value)
+            if self.models is not None:
+                info = self.models.info(m)
+                if info:
+                    models_info[entry.qname] = info
+        redactions = []
+        out_text = text
+        if action == "refuse":
+            out_text = refusal or DEFAULT_REFUSAL
+        elif action == "redact":
+            redactions = redact.merge(redact_items, text, self.salt)
+            out_text = redact.apply(text, redactions)
+        total = time.perf_counter_ns() - st.t0
+        return Decision.model_construct(
+            action=action, text=out_text, stage=stage, citations=citations, redactions=redactions,
+            scores=scores, errors=list(st.errors), models=models_info, policy_hash=plan.digest,
+            timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
+        )
+
+    def _citation(self, rule: CompiledRule, act: str, err: str | None, st: _TextState) -> Citation:
+        plan = self.plan
+        evidence: list[Evidence] = []
+        for m in rule.matchers:
+            for start, end in st.hits.get(m, ())[:MAX_EVIDENCE]:
+                evidence.append(Evidence.model_construct(
+                    matcher=plan.matchers[m].qname, start=start, end=end, score=None, label=None, example=None))
+                if len(evidence) >= MAX_EVIDENCE:
+                    break
+        for m in rule.models:
+            entry = plan.models[m]
+            value = st.frame.scores.get(m)
+            if isinstance(value, dict):
+                label = _default_label(entry, value, rule)
+                evidence.append(Evidence.model_construct(
+                    matcher=entry.qname, start=None, end=None, score=float(value[label]) if label in value else None,
+                    label=label, example=None))
+            elif isinstance(value, float):
+                evidence.append(Evidence.model_construct(
+                    matcher=entry.qname, start=None, end=None, score=value, label=None,
+                    example=st.topic_examples.get(m)))
+        first = evidence[0] if evidence else None
+        principle_id, principle = (rule.principles[0] if rule.principles else (None, None))
+        if principle is None and rule.cite is not None:
+            principle = rule.cite
+        return Citation.model_construct(
+            rule_id=rule.rule_id, action=act, file=rule.file, line=rule.line,
+            principle=principle, principle_id=principle_id,
+            matcher=first.matcher if first else None,
+            span=(first.start, first.end) if first is not None and first.start is not None else None,
+            score=first.score if first else None,
+            severity=rule.severity, shadow=rule.shadow, error=err, evidence=evidence,
+        )
+
+    # ------------------------------------------------------------------ public
+    def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
+        self._check_stage(stage)
+        self._check_text(text)
+        st = self._phase1(text, stage, context if context is not None else _EMPTY)
+        if st.needed:
+            self._run_models([st])
+            self._phase2(st)
+        return self._decide(st, stage)
+
+    def evaluate_many(self, texts: Sequence[str], stage: str = "input",
+                      context: Mapping | Sequence[Mapping] | None = None) -> list[Decision]:
+        self._check_stage(stage)
+        if isinstance(texts, str):
+            raise PolicyEvaluationError("check_many() needs a sequence of str, got a single str")
+        texts = list(texts)
+        if context is None or isinstance(context, Mapping):
+            contexts = [context if context is not None else _EMPTY] * len(texts)
+        else:
+            contexts = list(context)
+            if len(contexts) != len(texts):
+                raise PolicyEvaluationError("check_many(): one context per text, or a single context for all")
+        for t in texts:
+            self._check_text(t)
+        states = [self._phase1(t, stage, c) for t, c in zip(texts, contexts)]
+        pending = [st for st in states if st.needed]
+        if pending:
+            self._run_models(pending)
+            for st in pending:
+                self._phase2(st)
+        return [self._decide(st, stage) for st in states]
+
+
+def _default_label(entry, value: dict, rule) -> str | None:
+    for label in value:
+        if label is not None and value[label] == value.get(None):
+            return label
+    return None

@@ -1,0 +1,67 @@
+"""Redaction operators (replace, mask, hash, remove) and span merging."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from policylang.decision import Redaction
+from policylang.syntax import ast
+
+DEFAULT_TEMPLATE = "[{kind}]"
+
+
+def render(action: ast.Action, value: str, kind: str, rule_id: str, matcher: str, salt: bytes) -> str:
+    """The replacement text for ``value`` under a redact action."""
+    op = action.op or "replace"
+    if op == "replace":
+        template = action.template.value if action.template is not None else DEFAULT_TEMPLATE
+        return template.replace("{kind}", kind).replace("{rule}", rule_id).replace("{matcher}", matcher)
+    if op == "mask":
+        keep = max(0, min(action.keep, len(value)))
+        return action.mask_char * (len(value) - keep) + (value[len(value) - keep:] if keep else "")
+    if op == "hash":
+        digest = hmac.new(salt, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:12]
+        return f"[{kind}:{digest}]"
+    if op == "remove":
+        return ""
+    raise ValueError(f"unknown redaction operator `{op}`")
+
+
+def merge(items: list[tuple[int, int, str, ast.Action, str, str]], text: str, salt: bytes) -> list[Redaction]:
+    """Merge overlapping ``(start, end, kind, action, rule_id, matcher)`` spans and render them.
+
+    Overlapping or touching-inside spans become one redaction covering their union;
+    it keeps the kind and operator of the span that starts first (the longer on ties).
+    """
+    if not items:
+        return []
+    items = sorted(items, key=lambda t: (t[0], -t[1]))
+    merged: list[list] = []
+    for it in items:
+        if merged and it[0] < merged[-1][1]:
+            if it[1] > merged[-1][1]:
+                merged[-1][1] = it[1]
+            continue
+        merged.append(list(it))
+    out = []
+    for start, end, kind, action, rule_id, matcher in merged:
+        out.append(Redaction(
+            start=start, end=end, kind=kind,
+            replacement=render(action, text[start:end], kind, rule_id, matcher, salt),
+            rule_id=rule_id, matcher=matcher,
+        ))
+    return out
+
+
+def apply(text: str, redactions: list[Redaction]) -> str:
+    """The text with every (non-overlapping, sorted) redaction applied."""
+    if not redactions:
+        return text
+    parts, pos = [], 0
+    for r in redactions:
+        parts.append(text[pos:r.start])
+        parts.append(r.replacement)
+        pos = r.end
+    parts.append(text[pos:])
+    return "".join(parts)
