@@ -374,7 +374,7 @@ def _print_ratios(ratios: dict, results: dict) -> None:
 
     def verdict(key, value):
         if value is None:
-            return f"n/a ({skipped[0]['skipped']})" if skipped else "n/a (not measured: see --engines)"
+            return "n/a (engine not available, see above)" if skipped else "n/a (not measured: see --engines)"
         t = TARGETS[key]
         good = value <= t if key.endswith("_us") else value >= t
         return "PASS" if good else "FAIL"
