@@ -1,0 +1,29 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+# --- tiny real ONNX models (tests/model_factory.py) --------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory) -> Path:
+    """A 2-label classifier (benign, injection) with tokenizer.json and config.json."""
+    from model_factory import make_classifier
+
+    return make_classifier(tmp_path_factory.mktemp("tiny_classifier"))
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_dir(tmp_path_factory) -> Path:
+    """A 16-dim embedder whose medical words and product words form two clusters."""
+    from model_factory import make_embedder
+
+    return make_embedder(tmp_path_factory.mktemp("tiny_embedder"), dim=16)
