@@ -1,0 +1,799 @@
+"""Build the one Hyperscan database that holds every pattern, literal and word list.
+
+Each :class:`PatternSpec` becomes one Hyperscan expression (ids are the spec ids) and,
+when needed, one :mod:`regex` pattern with the same meaning. The per-spec strategy
+("kind") is picked here; :mod:`policylang.runtime.scan` runs it.
+
+Kinds (block mode)
+------------------
+``SOM``      ``spans=True`` and Hyperscan accepts ``HS_FLAG_SOM_LEFTMOST``: exact start and
+             end from Hyperscan, no regex at scan time.
+``NOSOM``    ``spans=True`` but SOM fails (usually "Pattern is too large", e.g. ``\\S+@\\S+``
+             with ``ucp``): compiled without SOM; Hyperscan reports every end offset and the
+             starts are found with :mod:`regex` over a bounded window ending at those ends
+             (``PL403`` warning).
+``SINGLE``   ``spans=False``: ``HS_FLAG_SINGLEMATCH`` (cheapest); the first hit's span is
+             found with :mod:`regex` only for specs that fired.
+``CONFIRM``  Hyperscan refuses the pattern (back-references, lookaround, atomic groups,
+             possessive quantifiers, ``\\b`` with ``ucp``...): compiled with
+             ``HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH``; when a candidate fires, the real
+             regex runs over that text (``PL402`` warning). A ``wholeword`` literal with
+             ``ucp`` uses this path too (Hyperscan rejects ``\\b`` in UCP mode), silently.
+``TAIL``     stream mode only: the spec cannot be compiled for streaming at all; the regex
+             runs over the retained tail of the stream after every chunk.
+
+Flag choices
+------------
+* ``HS_FLAG_UTF8`` is always on (except for ``fuzzy`` specs: Hyperscan refuses UTF-8 with
+  approximate matching, so those are byte-oriented and the edit distance counts bytes), so
+  ``.`` and classes consume whole characters and matches end on character boundaries.
+  UTF8 combines with SOM; some patterns only get "Pattern is too large" (then ``NOSOM``).
+* ``HS_FLAG_UCP`` only when ``spec.ucp``. Without it ``\\w``/``\\d``/``\\s``/``\\b`` are ASCII in
+  both engines (``regex.ASCII``). Hyperscan's caseless matching folds non-ASCII letters
+  (simple folding) even without UCP, ``regex.ASCII`` does not, so caseless non-ASCII
+  literals are compiled for regex without ``ASCII`` (literals have no classes, and their
+  wholeword guards use explicit ASCII classes), and caseless non-ASCII *regexes* get a
+  second, Unicode-folding regex used when the ASCII one cannot explain a Hyperscan hit.
+* ``caseless``/``dotall``/``multiline`` map to ``HS_FLAG_CASELESS``/``DOTALL``/``MULTILINE``
+  and ``regex.IGNORECASE``/``DOTALL``/``MULTILINE``.
+* Expressions are handed to Hyperscan as ASCII only: non-ASCII characters and NUL become
+  ``\\x{...}`` (the binding passes a C string, so a raw NUL would truncate the pattern).
+  Literals are escaped into the regex API (every non-word character as ``\\x{...}``) so that
+  all specs share one ``hs_compile_ext_multi`` database; ``wholeword`` adds ``\\b`` or ``\\B``
+  on each side depending on whether the literal's edge character is a word character, which
+  is exactly "no word character touches it".
+
+Compilation: all specs are first compiled together optimistically (SOM / SINGLEMATCH). If
+that fails, each spec is compiled alone to pick its kind and to name the culprits (the
+Hyperscan error does not say which pattern failed). Specs that cannot be compiled at all
+(``PL201``/``PL202``/``PL401``) raise :class:`PatternSetError` naming every one.
+
+Disk cache: the serialized database (``hyperscan.dumpb``) plus a JSON header (mode, kinds,
+warnings, digests) is stored under ``sha256(spec fields, hyperscan version, mode, machine,
+CPU features, format version)``. A file that is corrupt, truncated, for another version or
+unreadable is ignored and rewritten (tmp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import os
+import platform
+import struct
+import sys
+import tempfile
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Sequence
+
+import hyperscan as hs
+import regex
+
+if TYPE_CHECKING:  # pragma: no cover
+    from policylang.runtime.scan import CompiledPatterns
+
+__all__ = [
+    "PatternSpec",
+    "PatternProblem",
+    "PatternSetError",
+    "check_pattern",
+    "compile_patterns",
+    "CompiledPatterns",
+    "Hit",
+]
+
+# --------------------------------------------------------------------------- specs
+
+
+@dataclass(frozen=True, slots=True)
+class PatternSpec:
+    """One pattern, literal or word of a loaded policy set.
+
+    ``id`` is dense (0..n-1) and indexes the caller's matcher table. ``expression`` is a
+    regex in Python ``regex``/PCRE syntax, or plain text when ``literal`` is true.
+    ``spans=False`` marks a detection-only spec (cheaper); its first hit still has a
+    correct span.
+    """
+
+    id: int
+    expression: str
+    literal: bool = False
+    caseless: bool = False
+    dotall: bool = False
+    multiline: bool = False
+    ucp: bool = False
+    wholeword: bool = False
+    fuzzy: int = 0
+    spans: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PatternProblem:
+    """What is wrong with, or degraded about, one pattern (code ``PL2xx``/``PL4xx``)."""
+
+    code: str
+    message: str
+
+
+class PatternSetError(Exception):
+    """Some specs cannot be compiled at all; ``problems`` lists ``(spec id, problem)``."""
+
+    def __init__(self, problems: Sequence[tuple[int, PatternProblem]]):
+        self.problems: list[tuple[int, PatternProblem]] = list(problems)
+        lines = [f"pattern {i}: {p.code} {p.message}" for i, p in self.problems[:5]]
+        if len(self.problems) > 5:
+            lines.append(f"and {len(self.problems) - 5} more")
+        super().__init__("; ".join(lines) if lines else "patterns cannot be compiled")
+
+    def __reduce__(self):
+        return (PatternSetError, (self.problems,))
+
+
+# --------------------------------------------------------------------------- kinds
+
+SOM, NOSOM, SINGLE, CONFIRM, TAIL = 0, 1, 2, 3, 4
+KIND_NAMES = ("som", "nosom", "single", "confirm", "tail")
+
+#: characters of regex context searched before a Hyperscan end when a start must be found
+#: by regex and the pattern's width is unbounded
+DEFAULT_WINDOW = 4096
+
+_FORMAT = 1
+_MAGIC = b"PLHS\x01"
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_ASCII_WORD_CLASS = "[0-9A-Za-z_]"
+_PROBES = (
+    "",
+    "a",
+    "\n",
+    "a b\nA1_-.,;:!?\t\"'()[]{}<>/\\|@#$%^&*+=~` x\u00e9\u00a0\u00df\u65e5\U0001f642\x00z\r\n9",
+)
+
+
+def _clean(msg: object) -> str:
+    """An error text as a diagnostic fragment: one line, no final period."""
+    text = " ".join(str(msg).split())
+    return text[:-1] if text.endswith(".") else text
+
+
+# --------------------------------------------------------------------------- regex side
+
+
+def _leading_flags(pattern: str) -> tuple[str, str]:
+    """Split global inline flags such as ``(?i)`` off the front of ``pattern``."""
+    m = regex.match(r"\(\?[aiLmsuxV0-9]+\)", pattern)
+    if m is None:
+        return "", pattern
+    return m.group(0), pattern[m.end() :]
+
+
+def _regex_flags(spec: PatternSpec, *, unicode: bool = False) -> int:
+    flags = regex.V0
+    if spec.caseless:
+        flags |= regex.IGNORECASE
+    if spec.dotall:
+        flags |= regex.DOTALL
+    if spec.multiline:
+        flags |= regex.MULTILINE
+    if not spec.ucp and not unicode and not spec.literal:
+        flags |= regex.ASCII
+    return flags
+
+
+def regex_source(spec: PatternSpec) -> tuple[str, int]:
+    """The :mod:`regex` pattern and flags with the same meaning as the Hyperscan expression."""
+    if spec.literal:
+        body = regex.escape(spec.expression)
+        if spec.fuzzy:
+            body = f"(?:{body}){{e<={spec.fuzzy}}}"
+        if spec.wholeword:
+            word = r"\w" if spec.ucp else _ASCII_WORD_CLASS
+            body = f"(?<!{word})(?:{body})(?!{word})"
+        # literals carry no classes: Unicode case folding, like Hyperscan's caseless
+        return body, _regex_flags(spec)
+    pattern = spec.expression
+    if spec.fuzzy:
+        head, rest = _leading_flags(pattern)
+        pattern = f"{head}(?:{rest}){{e<={spec.fuzzy}}}"
+    return pattern, _regex_flags(spec)
+
+
+def regex_fallback_source(spec: PatternSpec) -> tuple[str, int] | None:
+    """A Unicode-folding twin for caseless, non-UCP regexes with non-ASCII text (see module doc)."""
+    if spec.literal or spec.ucp or not spec.caseless or spec.expression.isascii():
+        return None
+    pattern, _ = regex_source(spec)
+    return pattern, _regex_flags(spec, unicode=True)
+
+
+def compile_regex(spec: PatternSpec) -> Any:
+    pattern, flags = regex_source(spec)
+    return regex.compile(pattern, flags)
+
+
+def _matches_empty(rx: Any) -> bool:
+    for probe in _PROBES:
+        for m in rx.finditer(probe):
+            if m.start() == m.end():
+                return True
+    return False
+
+
+def _max_width(spec: PatternSpec) -> int | None:
+    """An upper bound on a match's length in characters, None when unbounded or unknown."""
+    if spec.literal:
+        return len(spec.expression) + spec.fuzzy
+    try:
+        if sys.version_info >= (3, 11):
+            import re._parser as sre_parse  # type: ignore[import-not-found]
+        else:  # pragma: no cover
+            import sre_parse  # type: ignore[no-redef]
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hi = sre_parse.parse(spec.expression).getwidth()[1]
+    except Exception:
+        return None
+    if hi >= 1 << 20:
+        return None
+    return hi + spec.fuzzy
+
+
+def window_for(spec: PatternSpec, width: int | None = -1) -> int:
+    """Characters of text searched before a Hyperscan end to find the start with regex."""
+    if width == -1:
+        width = _max_width(spec)
+    return DEFAULT_WINDOW if width is None else max(width, 1)
+
+
+# --------------------------------------------------------------------------- Hyperscan side
+
+
+class _NotExpressible(ValueError):
+    pass
+
+
+def _escape_char(ch: str, utf8: bool) -> str:
+    if utf8 or ord(ch) < 0x80:
+        return "\\x{%x}" % ord(ch)
+    return "(?:" + "".join("\\x%02x" % b for b in ch.encode("utf-8", "surrogatepass")) + ")"
+
+
+def _literal_body(text: str, utf8: bool) -> str:
+    return "".join(ch if ch in _ASCII_WORD else _escape_char(ch, utf8) for ch in text)
+
+
+def _to_hs_regex(pattern: str, utf8: bool) -> str:
+    """Rewrite ``pattern`` as pure ASCII for Hyperscan (NUL and non-ASCII as ``\\x{...}``)."""
+    if pattern.isascii() and "\x00" not in pattern and "\\Q" not in pattern:
+        return pattern
+    if not utf8 and not pattern.isascii():
+        raise _NotExpressible("approximate (fuzzy) regexes cannot hold non-ASCII characters; use a word list")
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt == "Q":
+                end = pattern.find("\\E", i + 2)
+                stop = n if end < 0 else end
+                out.append(_literal_body(pattern[i + 2 : stop], utf8))
+                i = n if end < 0 else end + 2
+                continue
+            if nxt == "\x00" or ord(nxt) >= 0x80:
+                out.append(_escape_char(nxt, utf8))
+            else:
+                out.append(ch + nxt)
+            i += 2
+            continue
+        if ch == "\x00" or ord(ch) >= 0x80:
+            out.append(_escape_char(ch, utf8))
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_UTF8_ESCAPES = frozenset("SWDHVNPpXCxoRuUcg0123456789")
+
+
+def _needs_utf8(spec: PatternSpec) -> bool:
+    """Whether HS_FLAG_UTF8 can change what this spec matches.
+
+    A pattern made only of ASCII literals, ASCII classes (no negation, no ``.``) and
+    non-UCP shorthands (``\\w``, ``\\d``, ``\\s``, ``\\b``) can only match ASCII bytes, so it
+    matches the same with or without UTF8, and compiles much faster and smaller without.
+    """
+    if spec.fuzzy:
+        return False
+    if spec.ucp or not spec.expression.isascii() or "\x00" in spec.expression:
+        return True
+    if spec.literal:
+        return False
+    p = spec.expression
+    i, n = 0, len(p)
+    in_class = False
+    while i < n:
+        ch = p[i]
+        if ch == "\\":
+            if i + 1 < n and p[i + 1] in _UTF8_ESCAPES:
+                return True
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            elif ch == "[" and p.startswith("[:^", i):
+                return True
+            i += 1
+            continue
+        if ch == ".":
+            return True
+        if ch == "[":
+            j = i + 1
+            if j < n and p[j] == "^":
+                return True
+            if j < n and p[j] == "]":
+                j += 1  # a leading ] is a literal member
+            in_class = True
+            i = j
+            continue
+        i += 1
+    return False
+
+
+def hs_expression(spec: PatternSpec, kind: int, *, stream: bool = False) -> tuple[bytes, int, tuple]:
+    """Expression bytes, flags and ext tuple for ``spec`` compiled as ``kind``."""
+    utf8 = _needs_utf8(spec)
+    if spec.literal:
+        body = _literal_body(spec.expression, utf8)
+        if spec.wholeword and not spec.ucp:
+            first, last = spec.expression[0], spec.expression[-1]
+            body = ("\\b" if first in _ASCII_WORD else "\\B") + body + ("\\b" if last in _ASCII_WORD else "\\B")
+        expr = body
+    else:
+        expr = _to_hs_regex(spec.expression, utf8)
+    flags = hs.HS_FLAG_UTF8 if utf8 else 0
+    if spec.caseless:
+        flags |= hs.HS_FLAG_CASELESS
+    if spec.dotall:
+        flags |= hs.HS_FLAG_DOTALL
+    if spec.multiline:
+        flags |= hs.HS_FLAG_MULTILINE
+    if spec.ucp and utf8:
+        flags |= hs.HS_FLAG_UCP
+    if kind == SOM:
+        flags |= hs.HS_FLAG_SOM_LEFTMOST
+    elif kind == SINGLE:
+        flags |= hs.HS_FLAG_SINGLEMATCH
+    elif kind == CONFIRM:
+        if not spec.literal:
+            flags |= hs.HS_FLAG_PREFILTER
+        if not stream:
+            flags |= hs.HS_FLAG_SINGLEMATCH
+    ext = (hs.HS_EXT_FLAG_EDIT_DISTANCE, 0, 0, 0, spec.fuzzy, 0) if spec.fuzzy else (0, 0, 0, 0, 0, 0)
+    return expr.encode("ascii"), flags, ext
+
+
+def _internal_confirm(spec: PatternSpec) -> bool:
+    """Specs that always go through regex confirmation, with no warning."""
+    return spec.literal and spec.wholeword and spec.ucp
+
+
+def _optimistic_kind(spec: PatternSpec) -> int:
+    if _internal_confirm(spec):
+        return CONFIRM
+    return SOM if spec.spans else SINGLE
+
+
+def stream_mode(kinds: Sequence[int]) -> int:
+    mode = hs.HS_MODE_STREAM
+    if SOM in kinds:
+        mode |= hs.HS_MODE_SOM_HORIZON_LARGE
+    return mode
+
+
+def build_database(specs: Sequence[PatternSpec], kinds: Sequence[int], mode: int) -> hs.Database | None:
+    """Compile the specs whose kind uses Hyperscan into one database (None when there is none)."""
+    stream = bool(mode & hs.HS_MODE_STREAM)
+    exprs, ids, flags, exts = [], [], [], []
+    for spec, kind in zip(specs, kinds):
+        if kind == TAIL:
+            continue
+        e, f, x = hs_expression(spec, kind, stream=stream)
+        exprs.append(e)
+        ids.append(spec.id)
+        flags.append(f)
+        exts.append(x)
+    if not exprs:
+        return None
+    db = hs.Database(mode=mode)
+    any_ext = any(x[0] for x in exts)
+    db.compile(expressions=exprs, ids=ids, flags=flags, ext=exts if any_ext else None)
+    return db
+
+
+def _try(spec: PatternSpec, kind: int, mode: int) -> str | None:
+    """Compile one spec alone; the error text, or None when it compiles."""
+    try:
+        build_database([spec], [kind], mode)
+    except _NotExpressible as exc:
+        return _clean(exc)
+    except hs.error as exc:
+        return _clean(exc)
+    except (TypeError, ValueError, UnicodeError) as exc:
+        return _clean(exc)
+    return None
+
+
+def _is_empty_error(msg: str) -> bool:
+    return "empty buffer" in msg or "vacuous" in msg
+
+
+def classify(spec: PatternSpec, mode: int = hs.HS_MODE_BLOCK) -> tuple[int | None, list[PatternProblem]]:
+    """Pick the kind of one spec by compiling it alone in ``mode``.
+
+    Returns ``(kind, problems)``; ``kind`` is None when the spec cannot be compiled at all
+    (then ``problems`` holds the error). Block mode never returns ``TAIL``.
+    """
+    stream = bool(mode & hs.HS_MODE_STREAM)
+    if stream and not spec.spans:
+        pass  # SINGLEMATCH works in stream mode: one event per stream
+    problems: list[PatternProblem] = []
+    if _internal_confirm(spec):
+        err = _try(spec, CONFIRM, mode)
+        if err is None:
+            return CONFIRM, problems
+        return _fail(spec, err, stream)
+    first = SOM if spec.spans else SINGLE
+    err1 = _try(spec, first, mode | (hs.HS_MODE_SOM_HORIZON_LARGE if stream and first == SOM else 0))
+    if err1 is None:
+        return first, problems
+    if _is_empty_error(err1) or "Start of match is not currently supported for patterns which match an empty" in err1:
+        return None, [PatternProblem("PL202", "the pattern matches the empty string")]
+    if first == SOM:
+        err2 = _try(spec, NOSOM, mode)
+        if err2 is None:
+            problems.append(
+                PatternProblem(
+                    "PL403",
+                    f"hyperscan cannot report where matches of this pattern start ({err1}); "
+                    "the start is found with regex instead",
+                )
+            )
+            return NOSOM, problems
+    else:
+        err2 = err1
+    if _is_empty_error(err2):
+        return None, [PatternProblem("PL202", "the pattern matches the empty string")]
+    err3 = _try(spec, CONFIRM, mode)
+    if err3 is None:
+        problems.append(
+            PatternProblem(
+                "PL402",
+                f"hyperscan cannot compile this pattern ({err2}); it is prefiltered by hyperscan "
+                "and confirmed with regex, which is slower",
+            )
+        )
+        return CONFIRM, problems
+    return _fail(spec, err2 if not _is_empty_error(err3) else err3, stream)
+
+
+def _fail(spec: PatternSpec, err: str, stream: bool) -> tuple[int | None, list[PatternProblem]]:
+    if stream:
+        return TAIL, [
+            PatternProblem(
+                "PL402",
+                f"hyperscan cannot compile this pattern for streaming ({err}); "
+                "streams confirm it with regex over the retained tail",
+            )
+        ]
+    if _is_empty_error(err):
+        return None, [PatternProblem("PL202", "the pattern matches the empty string")]
+    return None, [PatternProblem("PL401", f"hyperscan cannot compile this pattern: {err}")]
+
+
+def _regex_problems(spec: PatternSpec) -> list[PatternProblem]:
+    """PL201/PL202 found by the regex engine alone (no Hyperscan)."""
+    if spec.literal:
+        if spec.expression == "" or len(spec.expression) <= spec.fuzzy:
+            return [PatternProblem("PL202", "the pattern matches the empty string")]
+        return []
+    if spec.fuzzy < 0:
+        return [PatternProblem("PL201", "the edit distance cannot be negative")]
+    try:
+        rx = compile_regex(spec)
+    except Exception as exc:  # regex.error, OverflowError, RecursionError...
+        return [PatternProblem("PL201", f"invalid regular expression: {_clean(exc)}")]
+    try:
+        if _matches_empty(rx):
+            return [PatternProblem("PL202", "the pattern matches the empty string")]
+    except Exception:  # pragma: no cover - probes are tiny
+        pass
+    return []
+
+
+def check_pattern(spec: PatternSpec) -> list[PatternProblem]:
+    """Compile ``spec`` alone (regex, then Hyperscan) and say what is wrong or degraded.
+
+    Errors: ``PL201`` invalid regex, ``PL202`` matches the empty string, ``PL401``
+    Hyperscan cannot compile it at all. Warnings: ``PL402`` regex confirmation path,
+    ``PL403`` start of match found by regex. Never raises.
+    """
+    try:
+        problems = _regex_problems(spec)
+        if problems:
+            return problems
+        if spec.fuzzy < 0:
+            return [PatternProblem("PL201", "the edit distance cannot be negative")]
+        _, problems = classify(spec)
+        return problems
+    except Exception as exc:  # the checker must never crash on a pattern
+        return [PatternProblem("PL901", f"internal error while checking this pattern: {_clean(exc)}")]
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def _classify_all(specs: Sequence[PatternSpec], mode: int) -> list[tuple[int | None, list[PatternProblem]]]:
+    """:func:`classify` each spec; Hyperscan compiles release the GIL, so use the cores."""
+    workers = min(len(specs), os.cpu_count() or 1, 8)
+    if workers <= 1 or len(specs) < 4:
+        return [classify(s, mode) for s in specs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="policylang-hs") as pool:
+        return list(pool.map(lambda s: classify(s, mode), specs))
+
+
+def plan_database(specs: Sequence[PatternSpec], mode: int) -> tuple[hs.Database | None, list[int], list[tuple[int, PatternProblem]]]:
+    """Kinds and database for ``specs`` in ``mode``; raises :class:`PatternSetError`."""
+    stream = bool(mode & hs.HS_MODE_STREAM)
+    kinds = [_optimistic_kind(s) for s in specs]
+    warnings: list[tuple[int, PatternProblem]] = []
+    if not specs:
+        return None, kinds, warnings
+
+    def attempt() -> tuple[hs.Database | None, str | None]:
+        m = stream_mode(kinds) if stream else mode
+        try:
+            return build_database(specs, kinds, m), None
+        except (hs.error, _NotExpressible, TypeError, ValueError, UnicodeError) as exc:
+            return None, _clean(exc)
+
+    db, err = attempt()
+    if err is None:
+        return db, kinds, warnings
+    # find the culprits: regexes first (literals rarely fail), then literals
+    errors: list[tuple[int, PatternProblem]] = []
+    for group in (False, True):
+        todo = [(idx, spec) for idx, spec in enumerate(specs) if spec.literal == group]
+        for (idx, spec), (kind, problems) in zip(todo, _classify_all([s for _, s in todo], mode)):
+            if kind is None:
+                errors.extend((spec.id, p) for p in problems)
+            else:
+                kinds[idx] = kind
+                warnings.extend((spec.id, p) for p in problems)
+        if errors:
+            raise PatternSetError(errors)
+        db, err = attempt()
+        if err is None:
+            return db, kinds, warnings
+    # every spec compiles alone but not together: find the first prefix that fails
+    lo, hi = 1, len(specs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        m = stream_mode(kinds[:mid]) if stream else mode
+        try:
+            build_database(specs[:mid], kinds[:mid], m)
+            lo = mid + 1
+        except Exception:
+            hi = mid
+    culprit = specs[lo - 1]
+    raise PatternSetError(
+        [(culprit.id, PatternProblem("PL401", f"hyperscan cannot compile this pattern together with the others: {err}"))]
+    )
+
+
+def _validate_ids(specs: Sequence[PatternSpec]) -> None:
+    for idx, spec in enumerate(specs):
+        if not isinstance(spec, PatternSpec) or not isinstance(spec.expression, str):
+            raise TypeError(f"spec at index {idx} is not a PatternSpec with a str expression")
+        if spec.id != idx:
+            raise ValueError(f"pattern ids must be dense 0..n-1 in order; spec at index {idx} has id {spec.id}")
+
+
+_spec_row = operator.attrgetter(*(f.name for f in fields(PatternSpec)))  # every field, in order
+
+
+def specs_digest(specs: Sequence[PatternSpec]) -> str:
+    rows = [_spec_row(s) for s in specs]
+    payload = json.dumps(rows, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
+
+_CPU_TAG: str | None = None
+
+
+def _cpu_tag() -> str:
+    global _CPU_TAG
+    if _CPU_TAG is None:
+        tag = ""
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("flags"):
+                        have = set(line.split(":", 1)[1].split())
+                        tag = ",".join(f for f in ("ssse3", "sse4_2", "popcnt", "avx2", "bmi2", "avx512f", "avx512bw", "avx512vbmi") if f in have)
+                        break
+        except OSError:
+            pass
+        _CPU_TAG = tag
+    return _CPU_TAG
+
+
+def cache_key(specs: Sequence[PatternSpec], mode: int, digest: str | None = None) -> str:
+    parts = [
+        str(_FORMAT),
+        digest or specs_digest(specs),
+        str(getattr(hs, "__version__", "?")),
+        str(mode),
+        platform.machine(),
+        _cpu_tag(),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None | bool) -> str | None:
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        env = os.environ.get("POLICYLANG_CACHE_DIR")
+        if env:
+            return env
+        return os.path.join(os.path.expanduser("~"), ".cache", "policylang", "hs")
+    return os.fspath(cache_dir)
+
+
+def pack(digest: str, mode: int, kinds: Sequence[int], warnings: Sequence[tuple[int, PatternProblem]], blob: bytes) -> bytes:
+    header = {
+        "format": _FORMAT,
+        "specs": digest,
+        "mode": mode,
+        "kinds": list(kinds),
+        "warnings": [[i, p.code, p.message] for i, p in warnings],
+        "blob_sha256": hashlib.sha256(blob).hexdigest(),
+        "hyperscan": str(getattr(hs, "__version__", "?")),
+    }
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    return _MAGIC + struct.pack("<I", len(raw)) + raw + blob
+
+
+def unpack(data: bytes, digest: str, mode: int | None = None) -> tuple[int, list[int], list[tuple[int, PatternProblem]], bytes]:
+    """Parse a packed database; raises ValueError on any mismatch or corruption."""
+    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
+        raise ValueError("not a policylang pattern database")
+    (hlen,) = struct.unpack_from("<I", data, len(_MAGIC))
+    start = len(_MAGIC) + 4
+    if start + hlen > len(data):
+        raise ValueError("truncated pattern database")
+    header = json.loads(data[start : start + hlen].decode("utf-8"))
+    blob = data[start + hlen :]
+    if header.get("format") != _FORMAT:
+        raise ValueError("pattern database format differs")
+    if header.get("specs") != digest:
+        raise ValueError("pattern database was built for other patterns")
+    if mode is not None and header.get("mode") != mode:
+        raise ValueError("pattern database was built for another mode")
+    if header.get("blob_sha256") != hashlib.sha256(blob).hexdigest():
+        raise ValueError("pattern database is corrupt")
+    if header.get("hyperscan") != str(getattr(hs, "__version__", "?")):
+        raise ValueError("pattern database was built by another hyperscan version")
+    kinds = [int(k) for k in header["kinds"]]
+    warnings = [(int(i), PatternProblem(str(c), str(m))) for i, c, m in header["warnings"]]
+    return int(header["mode"]), kinds, warnings, blob
+
+
+def load_blob(blob: bytes, mode: int) -> hs.Database:
+    db = hs.loadb(blob, mode=mode)
+    db.scratch = hs.Scratch(db)  # a loaded database has no scratch
+    return db
+
+
+def _read_cache(path: str, digest: str, mode: int, n: int) -> tuple[hs.Database | None, list[int], list[tuple[int, PatternProblem]]] | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        stored_mode, kinds, warnings, blob = unpack(data, digest)
+        if len(kinds) != n:
+            return None
+        if stored_mode != mode and not (mode & hs.HS_MODE_STREAM and stored_mode & hs.HS_MODE_STREAM):
+            return None
+        db = load_blob(blob, stored_mode) if blob else None
+        if db is None and any(k != TAIL for k in kinds):
+            return None
+        return db, kinds, warnings
+    except Exception:
+        return None
+
+
+def _write_cache(path: str, data: bytes) -> None:
+    try:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except Exception:
+        pass  # a cache that cannot be written is no cache, not an error
+
+
+def compile_database(
+    specs: Sequence[PatternSpec], mode: int, cache_dir: str | None
+) -> tuple[hs.Database | None, list[int], list[tuple[int, PatternProblem]], bool, str | None]:
+    """Database, kinds, warnings, from_cache, cache path; for block or stream ``mode``."""
+    digest = specs_digest(specs)
+    path = None
+    if cache_dir is not None and specs:
+        path = os.path.join(cache_dir, cache_key(specs, mode, digest) + ".hsdb")
+        cached = _read_cache(path, digest, mode, len(specs))
+        if cached is not None:
+            db, kinds, warnings = cached
+            return db, kinds, warnings, True, path
+    db, kinds, warnings = plan_database(specs, mode)
+    if path is not None:
+        real_mode = stream_mode(kinds) if mode & hs.HS_MODE_STREAM else mode
+        blob = hs.dumpb(db) if db is not None else b""
+        _write_cache(path, pack(digest, real_mode, kinds, warnings, blob))
+    return db, kinds, warnings, False, path
+
+
+def compile_patterns(
+    specs: Sequence[PatternSpec], *, cache_dir: str | os.PathLike | None | bool = None
+) -> "CompiledPatterns":
+    """Compile every spec into one Hyperscan block-mode database.
+
+    ``cache_dir``: None → ``$POLICYLANG_CACHE_DIR`` or ``~/.cache/policylang/hs``; False →
+    no disk cache; else that directory. Raises :class:`PatternSetError` naming every spec
+    that cannot be compiled (``PL201``, ``PL202``, ``PL401``); ``PL402``/``PL403`` warnings
+    are kept on ``CompiledPatterns.problems``.
+    """
+    from policylang.runtime.scan import CompiledPatterns
+
+    specs = tuple(specs)
+    _validate_ids(specs)
+    errors: list[tuple[int, PatternProblem]] = []
+    for spec in specs:
+        errors.extend((spec.id, p) for p in _regex_problems(spec))
+    if errors:
+        # name every spec that cannot be compiled, the Hyperscan failures too
+        bad = {i for i, _ in errors}
+        try:
+            plan_database([s for s in specs if s.id not in bad], hs.HS_MODE_BLOCK)
+        except PatternSetError as more:
+            errors.extend(more.problems)
+        raise PatternSetError(sorted(errors, key=lambda item: item[0]))
+    directory = resolve_cache_dir(cache_dir)
+    db, kinds, warnings, from_cache, path = compile_database(specs, hs.HS_MODE_BLOCK, directory)
+    return CompiledPatterns._build(
+        specs, db, kinds, warnings, from_cache=from_cache, cache_dir=directory, cache_path=path
+    )
+
+
+def __getattr__(name: str) -> Any:  # lazy re-exports (runtime.scan imports this module)
+    if name in ("CompiledPatterns", "Hit", "StreamScanner"):
+        from policylang.runtime import scan
+
+        return getattr(scan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

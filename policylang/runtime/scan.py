@@ -1,0 +1,704 @@
+"""Scan text with the compiled pattern database: one Hyperscan call per text.
+
+:class:`CompiledPatterns` is what :func:`policylang.compile.patterns.compile_patterns`
+returns. It is immutable and thread-safe: the database is shared, each thread gets its
+own Hyperscan scratch (cloned from a prototype that is never scanned with).
+
+Hot path (:meth:`CompiledPatterns.scan`): encode once, one ``db.scan`` whose callback only
+appends ``(id, start, end)`` to a list, and return ``[]`` at once when nothing fired. Only
+texts with hits pay for dedupe, offset mapping and (for the specs that need it) regex work.
+
+Offsets: Hyperscan reports UTF-8 byte offsets; hits carry code-point offsets into the
+``str``. Pure-ASCII text (``len(bytes) == len(str)``) needs no mapping; otherwise a few
+offsets are mapped by decoding the prefix, many by a numpy count of UTF-8 lead bytes.
+Lone surrogates are encoded as U+FFFD (3 bytes, one character) so that Hyperscan always
+sees valid UTF-8 (invalid UTF-8 is undefined behaviour for ``HS_FLAG_UTF8``) and the
+character count is kept.
+
+Hit semantics per spec (block mode), like ``finditer``: hits do not overlap, none is
+nested in another and each is the longest match at its (leftmost) start. Hyperscan's SOM
+gives, for every end offset, the leftmost start; the sweep keeps the longest hit at each
+start and drops hits that overlap a kept one. When a *regex* spec has two overlapping
+Hyperscan hits where neither contains the other, that spec's hits for this text are
+recomputed with ``regex.finditer`` (exact). Note that where a pattern's alternation is
+ambiguous (``a|ab``), Hyperscan specs give the longest match (``ab``) where Python's
+``re`` would give the first alternative (``a``).
+
+Streams (:class:`StreamScanner`): see its docstring.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import hyperscan as hs
+import regex
+
+from policylang.compile.patterns import (
+    CONFIRM,
+    NOSOM,
+    SINGLE,
+    SOM,
+    TAIL,
+    PatternProblem,
+    PatternSpec,
+    _max_width,
+    compile_database,
+    load_blob,
+    pack,
+    regex_fallback_source,
+    regex_source,
+    specs_digest,
+    unpack,
+    window_for,
+)
+
+__all__ = ["Hit", "CompiledPatterns", "StreamScanner"]
+
+_ERRORS = "policylang.fffd"
+
+
+def _fffd(exc: UnicodeError) -> tuple[bytes, int]:
+    if isinstance(exc, UnicodeEncodeError):
+        return b"\xef\xbf\xbd" * (exc.end - exc.start), exc.end
+    raise exc
+
+
+try:
+    codecs.lookup_error(_ERRORS)
+except LookupError:
+    codecs.register_error(_ERRORS, _fffd)
+
+#: characters a regex-confirmed spec's matches lag behind the stream's end (lookahead room)
+STREAM_CONFIRM_LAG = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One match of spec ``id`` at code-point offsets ``[start, end)`` of the scanned text."""
+
+    id: int
+    start: int
+    end: int
+
+
+def _collect(id_: int, start: int, end: int, flags: int, ctx: list) -> None:
+    ctx.append((id_, start, end))
+
+
+def _noop(id_: int, start: int, end: int, flags: int, ctx: Any) -> None:
+    return None
+
+
+_np: Any = None
+
+
+def _char_offsets(data: bytes, offsets: Sequence[int]) -> list[int]:
+    """Map UTF-8 byte offsets of ``data`` to code-point offsets (lead bytes before each)."""
+    if len(offsets) <= 12 or len(data) < 256:
+        return [len(data[:b].decode("utf-8", "replace")) for b in offsets]
+    global _np
+    if _np is None:
+        import numpy
+
+        _np = numpy
+    a = _np.frombuffer(data, dtype=_np.uint8)
+    idx = _np.zeros(len(a) + 1, dtype=_np.int64)
+    _np.cumsum((a & 0xC0) != 0x80, out=idx[1:])
+    return idx[_np.asarray(offsets, dtype=_np.int64)].tolist()
+
+
+# ----------------------------------------------------------------- regex helpers
+
+
+def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, base: int = 0) -> list[tuple[int, int]]:
+    """Spans (finditer semantics) of the matches that end at Hyperscan-reported ``ends``.
+
+    ``ends`` are sorted code-point offsets into ``text``; the search for each cluster of ends
+    starts ``window`` characters before its first end (never before ``base``) and stops once
+    the cluster is explained. A cluster the regex cannot explain gives one conservative hit
+    from the window start to its last end.
+    """
+    out: list[tuple[int, int]] = []
+    consumed = base
+    i, n = 0, len(ends)
+    while i < n:
+        j = i
+        while j + 1 < n and ends[j + 1] - ends[j] <= window:
+            j += 1
+        first, last = ends[i], ends[j]
+        endset = set(ends[i : j + 1])
+        lo = max(consumed, base, first - window)
+        found = False
+        for r in (rx, rx2):
+            if r is None:
+                continue
+            for m in r.finditer(text, lo):
+                ms, me = m.span()
+                if ms >= last:
+                    break
+                if me in endset and me > ms:
+                    out.append((ms, me))
+                    found = True
+                    consumed = me
+                if me >= last:
+                    break
+            if found:
+                break
+        if not found and last > lo:
+            out.append((lo, last))
+            consumed = last
+        i = j + 1
+    return out
+
+
+def _first_span(rx: Any, rx2: Any, text: str, end: int, window: int, base: int = 0) -> tuple[int, int]:
+    lo = max(base, end - window)
+    for r in (rx, rx2):
+        if r is None:
+            continue
+        for m in r.finditer(text, lo):
+            if m.end() > m.start():
+                return m.span()
+    return (lo, end) if end > lo else (max(base, end - 1), end)
+
+
+def _sweep(raw: list[tuple[int, int, int]], kinds: Sequence[int], literal: Sequence[bool], redo_regex: bool):
+    """Dedupe sorted ``(id, start, end)`` events of SOM specs; collect others per id.
+
+    Returns ``(kept, work, redo)``: kept SOM hits ``(start, end, id)``, ``{id: [ends]}`` for
+    specs that need regex, and the ids of regex specs with partially overlapping hits
+    (when ``redo_regex``; otherwise those hits are kept).
+    """
+    kept: list[tuple[int, int, int]] = []
+    work: dict[int, list[int]] | None = None
+    redo: set[int] | None = None
+    cur = -1
+    k = 0
+    last_s = last_e = -1
+    for i, s, e in raw:
+        if i != cur:
+            cur = i
+            k = kinds[i]
+            last_s = last_e = -1
+        if k:
+            if work is None:
+                work = {}
+            lst = work.get(i)
+            if lst is None:
+                work[i] = [e]
+            else:
+                lst.append(e)
+            continue
+        if s == last_s:
+            if e > last_e:
+                kept[-1] = (s, e, i)
+                last_e = e
+        elif s >= last_e:
+            kept.append((s, e, i))
+            last_s = s
+            last_e = e
+        elif e > last_e and not literal[i]:
+            if redo_regex:
+                if redo is None:
+                    redo = set()
+                redo.add(i)
+            else:
+                kept.append((s, e, i))
+                last_s = s
+                last_e = e
+    return kept, work, redo
+
+
+# ----------------------------------------------------------------- compiled set
+
+
+class _StreamState:
+    __slots__ = ("db", "kinds", "warnings", "tls", "proto", "close_lock", "from_cache", "retain", "tracked")
+
+    def __init__(self, db: Any, kinds: list[int], warnings: list, from_cache: bool, windows: Sequence[int]):
+        self.db = db
+        self.kinds = tuple(kinds)
+        self.warnings = tuple(warnings)
+        self.tls = threading.local()
+        self.proto = db.scratch.clone() if db is not None else None
+        self.close_lock = threading.Lock()
+        self.from_cache = from_cache
+        needs_text = [w for w, k in zip(windows, kinds) if k != SOM]
+        self.retain = (max(needs_text) + STREAM_CONFIRM_LAG + 64) if needs_text else 0
+        self.tracked = tuple(i for i, k in enumerate(kinds) if k == TAIL)
+
+    def scratch(self) -> Any:
+        try:
+            return self.tls.s
+        except AttributeError:
+            s = self.tls.s = self.proto.clone()
+            return s
+
+
+class CompiledPatterns:
+    """Every spec in one Hyperscan block-mode database; immutable and thread-safe.
+
+    Attributes: ``specs``; ``problems`` (``(spec id, PatternProblem)`` warnings such as
+    ``PL402``/``PL403``); ``kinds`` (the strategy per spec, see
+    :mod:`policylang.compile.patterns`); ``from_cache`` (the database was loaded from the disk
+    cache); ``cache_path``; ``match_widths`` (per spec, a bound on a match's length in
+    characters or None when unbounded); ``max_match_width`` (the largest, None if any is
+    unbounded).
+    """
+
+    __slots__ = (
+        "specs",
+        "problems",
+        "kinds",
+        "from_cache",
+        "cache_dir",
+        "cache_path",
+        "match_widths",
+        "max_match_width",
+        "_db",
+        "_kinds",
+        "_literal",
+        "_special",
+        "_windows",
+        "_rx",
+        "_rx2",
+        "_proto",
+        "_tls",
+        "_stream",
+        "_stream_lock",
+        "__weakref__",
+    )
+
+    specs: tuple[PatternSpec, ...]
+
+    def __init__(self) -> None:  # pragma: no cover - use compile_patterns() or loads()
+        raise TypeError("use policylang.compile.patterns.compile_patterns() or CompiledPatterns.loads()")
+
+    @classmethod
+    def _build(
+        cls,
+        specs: Sequence[PatternSpec],
+        db: Any,
+        kinds: Sequence[int],
+        warnings: Sequence[tuple[int, PatternProblem]],
+        *,
+        from_cache: bool = False,
+        cache_dir: str | None = None,
+        cache_path: str | None = None,
+    ) -> "CompiledPatterns":
+        self = object.__new__(cls)
+        self.specs = tuple(specs)
+        self.problems = tuple(warnings)
+        self.kinds = tuple(kinds)
+        self.from_cache = from_cache
+        self.cache_dir = cache_dir
+        self.cache_path = cache_path
+        widths = tuple(_max_width(s) for s in self.specs)
+        self.match_widths = widths
+        self.max_match_width = None if any(w is None for w in widths) else max(widths, default=0)
+        self._db = db
+        self._kinds = self.kinds
+        self._literal = tuple(s.literal for s in self.specs)
+        self._special = any(self.kinds)
+        self._windows = tuple(window_for(s, w) for s, w in zip(self.specs, widths))
+        self._rx = [None] * len(self.specs)
+        self._rx2 = [None] * len(self.specs)
+        # the prototype is only ever cloned, never scanned with
+        self._proto = db.scratch.clone() if db is not None else None
+        self._tls = threading.local()
+        self._stream = None
+        self._stream_lock = threading.Lock()
+        return self
+
+    # -- regex objects (compiled lazily; a benign race at worst compiles one twice)
+
+    def _regex(self, i: int) -> tuple[Any, Any]:
+        rx = self._rx[i]
+        if rx is None:
+            spec = self.specs[i]
+            pattern, flags = regex_source(spec)
+            rx = regex.compile(pattern, flags)
+            fb = regex_fallback_source(spec)
+            self._rx2[i] = regex.compile(*fb) if fb is not None else None
+            self._rx[i] = rx
+        return rx, self._rx2[i]
+
+    def _scratch(self) -> Any:
+        s = self._tls.s = self._proto.clone()
+        return s
+
+    # -- scanning
+
+    def scan(self, text: str) -> list[Hit]:
+        """All hits in ``text``, sorted by ``(start, end, id)``, code-point offsets."""
+        db = self._db
+        if db is None:
+            return []
+        data = text.encode("utf-8", _ERRORS)
+        try:
+            scratch = self._tls.s
+        except AttributeError:
+            scratch = self._scratch()
+        raw: list[tuple[int, int, int]] = []
+        db.scan(data, _collect, 0, raw, scratch)
+        if not raw:
+            return []
+        return self._finish(text, data, raw)
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Hit]]:
+        """:meth:`scan` for each text (one Hyperscan call per text)."""
+        db = self._db
+        if db is None:
+            return [[] for _ in texts]
+        try:
+            scratch = self._tls.s
+        except AttributeError:
+            scratch = self._scratch()
+        out: list[list[Hit]] = []
+        append = out.append
+        finish = self._finish
+        for text in texts:
+            data = text.encode("utf-8", _ERRORS)
+            raw: list[tuple[int, int, int]] = []
+            db.scan(data, _collect, 0, raw, scratch)
+            append(finish(text, data, raw) if raw else [])
+        return out
+
+    def _finish(self, text: str, data: bytes, raw: list[tuple[int, int, int]]) -> list[Hit]:
+        raw.sort()
+        kept, work, redo = _sweep(raw, self._kinds, self._literal, True)
+        ascii_ = len(data) == len(text)
+        if redo:
+            kept = [h for h in kept if h[2] not in redo]
+            if work is None:
+                work = {}
+            for i, _s, e in raw:
+                if i in redo:
+                    work.setdefault(i, []).append(e)
+        if kept and not ascii_:
+            flat = [o for s, e, _ in kept for o in (s, e)]
+            mapped = _char_offsets(data, flat)
+            kept = [(mapped[2 * n], mapped[2 * n + 1], h[2]) for n, h in enumerate(kept)]
+        if work:
+            kept.extend(self._regex_hits(text, data, work, redo, ascii_))
+        if len(kept) > 1:
+            kept.sort()
+        return [Hit(i, s, e) for s, e, i in kept]
+
+    def _regex_hits(self, text: str, data: bytes, work: dict[int, list[int]], redo: set[int] | None, ascii_: bool):
+        out: list[tuple[int, int, int]] = []
+        for i, ends in work.items():
+            kind = self._kinds[i]
+            spec = self.specs[i]
+            rx, rx2 = self._regex(i)
+            if kind == CONFIRM:
+                if spec.spans:
+                    out.extend((m.start(), m.end(), i) for m in rx.finditer(text) if m.end() > m.start())
+                else:
+                    for m in rx.finditer(text):
+                        if m.end() > m.start():
+                            out.append((m.start(), m.end(), i))
+                            break
+                continue
+            ends = sorted(set(ends))
+            if not ascii_:
+                ends = _char_offsets(data, ends)
+            if kind == SINGLE:
+                s, e = _first_span(rx, rx2, text, ends[0], self._windows[i])
+                out.append((s, e, i))
+            else:  # NOSOM, or a SOM regex spec whose hits overlapped
+                out.extend((s, e, i) for s, e in _spans_for_ends(rx, rx2, text, ends, self._windows[i]))
+        return out
+
+    # -- streams
+
+    def _stream_state(self) -> _StreamState:
+        st = self._stream
+        if st is None:
+            with self._stream_lock:
+                st = self._stream
+                if st is None:
+                    db, kinds, warnings, from_cache, _ = compile_database(self.specs, hs.HS_MODE_STREAM, self.cache_dir)
+                    st = self._stream = _StreamState(db, kinds, warnings, from_cache, self._windows)
+        return st
+
+    def open_stream(self) -> "StreamScanner":
+        """A new stream (one per LLM response). The stream database is built on first use."""
+        return StreamScanner(self)
+
+    @property
+    def stream_problems(self) -> tuple[tuple[int, PatternProblem], ...]:
+        """Warnings of the stream-mode database (builds it)."""
+        return self._stream_state().warnings
+
+    # -- shipping
+
+    def dumps(self) -> bytes:
+        """The block database and its plan as bytes, for :meth:`loads` in another process."""
+        blob = hs.dumpb(self._db) if self._db is not None else b""
+        return pack(specs_digest(self.specs), hs.HS_MODE_BLOCK, self._kinds, self.problems, blob)
+
+    @classmethod
+    def loads(cls, specs: Sequence[PatternSpec], blob: bytes) -> "CompiledPatterns":
+        """Rebuild from :meth:`dumps` output; ``specs`` must be the same specs (ValueError if not)."""
+        specs = tuple(specs)
+        mode, kinds, warnings, raw = unpack(bytes(blob), specs_digest(specs), hs.HS_MODE_BLOCK)
+        if len(kinds) != len(specs):
+            raise ValueError("pattern database does not fit these specs")
+        db = load_blob(raw, mode) if raw else None
+        if db is None and specs:
+            raise ValueError("pattern database is empty")
+        return cls._build(specs, db, kinds, warnings)
+
+    def __reduce__(self):
+        return (_loads, (self.specs, self.dumps()))
+
+    def __repr__(self) -> str:
+        return f"<CompiledPatterns {len(self.specs)} specs, from_cache={self.from_cache}>"
+
+
+def _loads(specs: Sequence[PatternSpec], blob: bytes) -> CompiledPatterns:
+    return CompiledPatterns.loads(specs, blob)
+
+
+# ----------------------------------------------------------------- streams
+
+
+class StreamScanner:
+    """Scan a text that arrives in chunks (Hyperscan stream mode).
+
+    ``feed(chunk)`` returns the hits completed so far, with ABSOLUTE code-point offsets
+    across the whole stream; a match split across chunks is found. ``close()`` returns the
+    hits that only complete at the end (``$``-anchored patterns, trailing ``\\b``...).
+
+    Per spec kind (see :mod:`policylang.compile.patterns`):
+
+    * SOM: exact spans from Hyperscan.
+    * NOSOM / SINGLE: Hyperscan gives the end; the start is found with regex in the retained
+      tail of the text (``window`` characters before the end).
+    * CONFIRM (prefilter) and TAIL (cannot be compiled for streams): the regex runs over the
+      retained tail after a candidate (CONFIRM) or after every chunk (TAIL). Their matches
+      are reported once the stream is ``STREAM_CONFIRM_LAG`` characters past their end (room
+      for lookahead) or at ``close()``.
+
+    Across chunks a match can keep growing: a hit reported by a later call may contain a
+    hit reported earlier for the same spec (``a+`` fed as ``"aa"``, ``"a"`` gives (0, 2) then
+    (0, 3)). A hit is never reported twice. ``max_match_width`` bounds how far back a match
+    that is still pending may start (None when some pattern is unbounded): hold back at
+    least that many characters before releasing text.
+
+    Binding pitfalls handled here: the Hyperscan stream keeps *borrowed* references to its
+    database, callback and context, so this object holds strong references to all three;
+    the stream is opened with ``__enter__`` and closed exactly once. Not for concurrent use
+    by several threads (one stream per response); different streams may run in parallel.
+    """
+
+    __slots__ = (
+        "_owner",
+        "_state",
+        "_db",
+        "_stream",
+        "_handler",
+        "_events",
+        "_closed",
+        "_byte_pos",
+        "_char_pos",
+        "_seg_bytes",
+        "_seg_chars",
+        "_seg_data",
+        "_tail",
+        "_tail_start",
+        "_last",
+        "_single_done",
+        "_regex_from",
+        "_active",
+        "max_match_width",
+    )
+
+    def __init__(self, owner: CompiledPatterns):
+        state = owner._stream_state()
+        self._owner = owner
+        self._state = state
+        self._db = state.db  # strong reference: the Stream only borrows it
+        self._handler = _collect  # strong reference: the Stream only borrows its callback
+        self._events: list[tuple[int, int, int]] = []  # the context; never rebound
+        self._closed = False
+        self._byte_pos = 0
+        self._char_pos = 0
+        self._seg_bytes = [0]
+        self._seg_chars = [0]
+        self._seg_data: list[bytes | None] = [None]
+        self._tail = ""
+        self._tail_start = 0
+        self._last: dict[int, tuple[int, int]] = {}
+        self._single_done: set[int] = set()
+        self._regex_from: dict[int, int] = {}
+        self._active: dict[int, int] = {i: 0 for i in state.tracked}
+        self.max_match_width = owner.max_match_width
+        self._stream = None
+        if state.db is not None:
+            stream = state.db.stream(match_event_handler=self._handler, context=self._events)
+            stream.__enter__()  # the binding opens the Hyperscan stream here
+            self._stream = stream
+
+    # -- offsets
+
+    def _to_char(self, b: int) -> int:
+        idx = bisect_right(self._seg_bytes, b) - 1
+        payload = self._seg_data[idx]
+        if payload is None:
+            return self._seg_chars[idx] + (b - self._seg_bytes[idx])
+        return self._seg_chars[idx] + len(payload[: b - self._seg_bytes[idx]].decode("utf-8", "replace"))
+
+    def feed(self, chunk: str) -> list[Hit]:
+        """Scan the next chunk; hits completed so far (absolute code-point offsets)."""
+        if self._closed:
+            raise ValueError("feed() on a closed stream")
+        if not chunk:
+            return []
+        data = chunk.encode("utf-8", _ERRORS)
+        if len(data) == len(chunk):
+            if self._seg_data[-1] is not None:
+                self._seg_bytes.append(self._byte_pos)
+                self._seg_chars.append(self._char_pos)
+                self._seg_data.append(None)
+        else:
+            self._seg_bytes.append(self._byte_pos)
+            self._seg_chars.append(self._char_pos)
+            self._seg_data.append(data)
+        self._byte_pos += len(data)
+        self._char_pos += len(chunk)
+        state = self._state
+        if state.retain:
+            self._tail += chunk
+        if self._stream is not None:
+            self._stream.scan(data, 0, state.scratch(), self._handler, self._events)
+        hits = self._drain(final=False)
+        if state.retain:
+            cut = len(self._tail) - state.retain
+            if cut > 0:
+                self._tail = self._tail[cut:]
+                self._tail_start += cut
+        return hits
+
+    def close(self) -> list[Hit]:
+        """End the stream; the hits that complete only at the end. Idempotent."""
+        if self._closed:
+            return []
+        self._closed = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            # Stream.close() of the binding uses the database's own scratch (passing a scratch
+            # there is broken in 0.9.1), so closes are serialized per database.
+            with self._state.close_lock:
+                stream.close(match_event_handler=self._handler, context=self._events)
+        return self._drain(final=True)
+
+    def __enter__(self) -> "StreamScanner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed and self._stream is not None:
+                stream, self._stream = self._stream, None
+                self._closed = True
+                with self._state.close_lock:
+                    stream.close(match_event_handler=_noop, context=self._events)
+        except Exception:
+            pass
+
+    # -- event processing
+
+    def _drain(self, final: bool) -> list[Hit]:
+        events = self._events
+        out: list[tuple[int, int, int]] = []
+        state = self._state
+        if events:
+            raw = sorted(events)
+            events.clear()
+            kept, work, _ = _sweep(raw, state.kinds, self._owner._literal, False)
+            for s, e, i in kept:
+                self._report(out, i, self._to_char(s), self._to_char(e))
+            if work:
+                for i, ends in work.items():
+                    self._regex_event(out, i, ends)
+        if self._active:
+            self._run_trackers(out, final)
+        if len(out) > 1:
+            out.sort()
+        return [Hit(i, s, e) for s, e, i in out]
+
+    def _report(self, out: list, i: int, s: int, e: int) -> None:
+        prev = self._last.get(i)
+        if prev is not None:
+            ps, pe = prev
+            if e <= pe:
+                return  # nested in, or equal to, a hit already reported
+            if ps < s < pe and self._owner._literal[i]:
+                return  # overlaps the previous occurrence of a literal
+        self._last[i] = (s, e)
+        out.append((s, e, i))
+
+    def _regex_event(self, out: list, i: int, byte_ends: list[int]) -> None:
+        kind = self._state.kinds[i]
+        if i in self._single_done:
+            return
+        if kind == CONFIRM:
+            end = self._to_char(max(byte_ends))
+            self._active[i] = max(self._active.get(i, 0), end)
+            return
+        rx, rx2 = self._owner._regex(i)
+        window = self._owner._windows[i]
+        base = self._tail_start
+        ends = sorted({self._to_char(b) - base for b in byte_ends})
+        if kind == SINGLE:
+            s, e = _first_span(rx, rx2, self._tail, ends[0], window)
+            self._single_done.add(i)
+            self._report(out, i, s + base, e + base)
+        else:  # NOSOM
+            for s, e in _spans_for_ends(rx, rx2, self._tail, ends, window):
+                self._report(out, i, s + base, e + base)
+
+    def _run_trackers(self, out: list, final: bool) -> None:
+        lag = 0 if final else STREAM_CONFIRM_LAG
+        safe = self._char_pos - lag
+        base = self._tail_start
+        tail = self._tail
+        done = []
+        for i, cand in self._active.items():
+            spec = self._owner.specs[i]
+            window = self._owner._windows[i]
+            rx, _ = self._owner._regex(i)
+            start = max(self._regex_from.get(i, 0), base)
+            found = False
+            for m in rx.finditer(tail, start - base):
+                ms, me = m.start() + base, m.end() + base
+                if me == ms:
+                    continue
+                if me > safe:
+                    break
+                self._report(out, i, ms, me)
+                self._regex_from[i] = me
+                found = True
+                if not spec.spans:
+                    break
+            if found and not spec.spans:
+                self._single_done.add(i)
+                done.append(i)
+                continue
+            if not found:
+                self._regex_from[i] = max(self._regex_from.get(i, 0), safe - window)
+            if self._state.kinds[i] == CONFIRM and cand + window + STREAM_CONFIRM_LAG < safe:
+                done.append(i)  # the candidate is settled
+        for i in done:
+            if self._state.kinds[i] == TAIL and i not in self._single_done:
+                continue  # a spec Hyperscan cannot stream stays tracked for the whole stream
+            del self._active[i]
