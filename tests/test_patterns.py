@@ -111,6 +111,32 @@ def test_fuzzy_literal():
     assert texts(cp, "my passw0rd, pasword and p4ssw0rd") == [(0, "passw0rd"), (0, "pasword")]
 
 
+def test_python_only_regex_spellings_keep_their_meaning():
+    cp = build(
+        S(0, r"\u00e9+"),
+        S(0, r"\N{LATIN SMALL LETTER E WITH ACUTE}x"),
+        S(0, r"a{,3}b"),
+        S(0, r"x\Z"),
+        S(0, r"[\u00e0-\u00ff]{2}"),
+    )
+    text = "ééx aaaab x\n àÿ x"
+    assert texts(cp, text) == [(0, "éé"), (4, "éé"), (1, "éx"), (2, "aaab"), (4, "àÿ"), (3, "x")]
+    assert spans(cp, text, 3) == [(len(text) - 1, len(text))]
+
+
+def test_multiline_dotall_and_verbose():
+    cp = build(S(0, "^foo$", multiline=True), S(0, "a.b", dotall=True), S(0, "^bar"), S(0, "(?x) c \\s d  # note é\n"))
+    assert texts(cp, "foo\nbar\na\nb foo c d") == [(0, "foo"), (1, "a\nb"), (3, "c d")]
+
+
+def test_compiled_patterns_are_immutable():
+    cp = build(S(0, "a", literal=True))
+    with pytest.raises(AttributeError):
+        cp.specs = ()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        cp.anything = 1  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------- offsets
 
 
@@ -252,6 +278,7 @@ def test_empty_regex_is_pl202():
         assert [p.code for p in check_pattern(S(0, expr))] == ["PL202"], expr
     assert [p.code for p in check_pattern(S(0, "", literal=True))] == ["PL202"]
     assert [p.code for p in check_pattern(S(0, "ab", literal=True, fuzzy=2))] == ["PL202"]
+    assert [p.code for p in check_pattern(S(0, "abc", literal=True, fuzzy=-1))] == ["PL201"]
 
 
 def test_invalid_regex_is_pl201():

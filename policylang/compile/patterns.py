@@ -64,6 +64,7 @@ import platform
 import struct
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -265,34 +266,86 @@ def _literal_body(text: str, utf8: bool) -> str:
     return "".join(ch if ch in _ASCII_WORD else _escape_char(ch, utf8) for ch in text)
 
 
+_PY_ONLY = ("\\u", "\\U", "\\N", "\\Z", "{,")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def _to_hs_regex(pattern: str, utf8: bool) -> str:
-    """Rewrite ``pattern`` as pure ASCII for Hyperscan (NUL and non-ASCII as ``\\x{...}``)."""
-    if pattern.isascii() and "\x00" not in pattern and "\\Q" not in pattern:
+    """Rewrite a Python ``regex`` pattern as pure-ASCII PCRE for Hyperscan.
+
+    NUL and non-ASCII characters become ``\\x{...}`` (the binding passes a C string); the
+    Python-only spellings ``\\uXXXX``, ``\\UXXXXXXXX``, ``\\N{NAME}``, ``\\Z`` (absolute end, PCRE
+    ``\\z``) and ``{,n}`` (PCRE reads it as text) get their PCRE equivalents.
+    """
+    if pattern.isascii() and "\x00" not in pattern and not any(t in pattern for t in _PY_ONLY):
         return pattern
-    if not utf8 and not pattern.isascii():
-        raise _NotExpressible("approximate (fuzzy) regexes cannot hold non-ASCII characters; use a word list")
     out: list[str] = []
+
+    def code_point(code: int) -> None:
+        if code >= 0x80 and not utf8:
+            raise _NotExpressible("approximate (fuzzy) regexes cannot hold non-ASCII characters; use a word list")
+        out.append("\\x{%x}" % code)
+
     i, n = 0, len(pattern)
+    in_class = False
     while i < n:
         ch = pattern[i]
         if ch == "\\" and i + 1 < n:
             nxt = pattern[i + 1]
-            if nxt == "Q":
-                end = pattern.find("\\E", i + 2)
-                stop = n if end < 0 else end
-                out.append(_literal_body(pattern[i + 2 : stop], utf8))
-                i = n if end < 0 else end + 2
+            width = 4 if nxt == "u" else 8 if nxt == "U" else 0
+            if width and i + 2 + width <= n and all(c in _HEX for c in pattern[i + 2 : i + 2 + width]):
+                code_point(int(pattern[i + 2 : i + 2 + width], 16))
+                i += 2 + width
                 continue
-            if nxt == "\x00" or ord(nxt) >= 0x80:
-                out.append(_escape_char(nxt, utf8))
+            if nxt == "N" and pattern.startswith("{", i + 2) and pattern.find("}", i + 3) > 0:
+                close = pattern.find("}", i + 3)
+                try:
+                    code_point(ord(unicodedata.lookup(pattern[i + 3 : close])))
+                    i = close + 1
+                    continue
+                except KeyError:
+                    pass  # Hyperscan will refuse it, as regex does
+            if nxt == "Z" and not in_class:
+                out.append("\\z")
+            elif nxt == "\x00" or ord(nxt) >= 0x80:
+                code_point(ord(nxt))
             else:
                 out.append(ch + nxt)
             i += 2
             continue
         if ch == "\x00" or ord(ch) >= 0x80:
-            out.append(_escape_char(ch, utf8))
-        else:
+            code_point(ord(ch))
+            i += 1
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            elif ch == "[" and pattern.startswith("[:", i):
+                close = pattern.find(":]", i + 2)
+                if close > 0:
+                    out.append(pattern[i : close + 2])
+                    i = close + 2
+                    continue
             out.append(ch)
+            i += 1
+            continue
+        if ch == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1  # a leading ] is a member
+            out.append(pattern[i:j])
+            in_class = True
+            i = j
+            continue
+        if ch == "{" and pattern.startswith("{,", i):
+            m = regex.match(r"\{,(\d+)\}", pattern[i:])
+            if m is not None:
+                out.append("{0,%s}" % m.group(1))
+                i += m.end()
+                continue
+        out.append(ch)
         i += 1
     return "".join(out)
 
@@ -498,12 +551,12 @@ def _fail(spec: PatternSpec, err: str, stream: bool) -> tuple[int | None, list[P
 
 def _regex_problems(spec: PatternSpec) -> list[PatternProblem]:
     """PL201/PL202 found by the regex engine alone (no Hyperscan)."""
+    if spec.fuzzy < 0:
+        return [PatternProblem("PL201", "the edit distance cannot be negative")]
     if spec.literal:
         if spec.expression == "" or len(spec.expression) <= spec.fuzzy:
             return [PatternProblem("PL202", "the pattern matches the empty string")]
         return []
-    if spec.fuzzy < 0:
-        return [PatternProblem("PL201", "the edit distance cannot be negative")]
     try:
         rx = compile_regex(spec)
     except Exception as exc:  # regex.error, OverflowError, RecursionError...
@@ -527,8 +580,6 @@ def check_pattern(spec: PatternSpec) -> list[PatternProblem]:
         problems = _regex_problems(spec)
         if problems:
             return problems
-        if spec.fuzzy < 0:
-            return [PatternProblem("PL201", "the edit distance cannot be negative")]
         _, problems = classify(spec)
         return problems
     except Exception as exc:  # the checker must never crash on a pattern

@@ -263,7 +263,6 @@ class CompiledPatterns:
         "_db",
         "_kinds",
         "_literal",
-        "_special",
         "_windows",
         "_rx",
         "_rx2",
@@ -292,28 +291,37 @@ class CompiledPatterns:
         cache_path: str | None = None,
     ) -> "CompiledPatterns":
         self = object.__new__(cls)
-        self.specs = tuple(specs)
-        self.problems = tuple(warnings)
-        self.kinds = tuple(kinds)
-        self.from_cache = from_cache
-        self.cache_dir = cache_dir
-        self.cache_path = cache_path
-        widths = tuple(_max_width(s) for s in self.specs)
-        self.match_widths = widths
-        self.max_match_width = None if any(w is None for w in widths) else max(widths, default=0)
-        self._db = db
-        self._kinds = self.kinds
-        self._literal = tuple(s.literal for s in self.specs)
-        self._special = any(self.kinds)
-        self._windows = tuple(window_for(s, w) for s, w in zip(self.specs, widths))
-        self._rx = [None] * len(self.specs)
-        self._rx2 = [None] * len(self.specs)
-        # the prototype is only ever cloned, never scanned with
-        self._proto = db.scratch.clone() if db is not None else None
-        self._tls = threading.local()
-        self._stream = None
-        self._stream_lock = threading.Lock()
+        specs = tuple(specs)
+        widths = tuple(_max_width(s) for s in specs)
+        kinds = tuple(kinds)
+        init = {
+            "specs": specs,
+            "problems": tuple(warnings),
+            "kinds": kinds,
+            "from_cache": from_cache,
+            "cache_dir": cache_dir,
+            "cache_path": cache_path,
+            "match_widths": widths,
+            "max_match_width": None if any(w is None for w in widths) else max(widths, default=0),
+            "_db": db,
+            "_kinds": kinds,
+            "_literal": tuple(s.literal for s in specs),
+            "_windows": tuple(window_for(s, w) for s, w in zip(specs, widths)),
+            # lazily compiled regex objects (a benign race at worst compiles one twice)
+            "_rx": [None] * len(specs),
+            "_rx2": [None] * len(specs),
+            # the prototype scratch is only ever cloned, never scanned with
+            "_proto": db.scratch.clone() if db is not None else None,
+            "_tls": threading.local(),
+            "_stream": None,
+            "_stream_lock": threading.Lock(),
+        }
+        for name, value in init.items():
+            object.__setattr__(self, name, value)
         return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
     # -- regex objects (compiled lazily; a benign race at worst compiles one twice)
 
@@ -424,7 +432,8 @@ class CompiledPatterns:
                 st = self._stream
                 if st is None:
                     db, kinds, warnings, from_cache, _ = compile_database(self.specs, hs.HS_MODE_STREAM, self.cache_dir)
-                    st = self._stream = _StreamState(db, kinds, warnings, from_cache, self._windows)
+                    st = _StreamState(db, kinds, warnings, from_cache, self._windows)
+                    object.__setattr__(self, "_stream", st)
         return st
 
     def open_stream(self) -> "StreamScanner":
