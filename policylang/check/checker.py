@@ -112,9 +112,23 @@ def policy_digest(infos: Iterable[ModuleInfo], word_lists: dict[str, tuple[str, 
     return "sha256:" + h.hexdigest()
 
 
+# Used only while ``policylang.runtime.normalize`` is not importable.
+FALLBACK_STEPS = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex")
+FALLBACK_DEFAULT_STEPS = ("nfkc", "invisible", "confusables")
+
+
+def known_normalize_steps() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(STEPS, DEFAULT_STEPS)`` of the runtime, or the documented fallback."""
+    try:
+        from policylang.runtime.normalize import DEFAULT_STEPS, STEPS
+    except ImportError:
+        return FALLBACK_STEPS, FALLBACK_DEFAULT_STEPS
+    return tuple(STEPS), tuple(DEFAULT_STEPS)
+
+
 def normalize_steps(infos: Iterable[ModuleInfo]) -> tuple[str, ...]:
     """Union of the steps every loaded module declares, in canonical order; defaults when none does."""
-    from policylang.runtime.normalize import DEFAULT_STEPS, STEPS
+    STEPS, DEFAULT_STEPS = known_normalize_steps()
 
     declared: set[str] = set()
     any_decl = False
@@ -132,11 +146,16 @@ def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_di
     infos = tuple(infos)
     ctx = CheckContext(infos, Symbols.build(infos), env)
     diags: list[Diagnostic] = []
-    for _name, run in _passes():
-        for d in run(ctx):
-            diags.append(d)
-            if len(diags) >= max_diagnostics:
-                break
+    for name, run in _passes():
+        try:
+            for d in run(ctx):
+                diags.append(d)
+                if len(diags) >= max_diagnostics:
+                    break
+        except Exception as exc:  # a bug in a pass must not hide every other finding
+            diags.append(internal_error(name, exc, infos))
+        if len(diags) >= max_diagnostics:
+            break
     diags.sort(key=lambda d: (d.span.file, d.span.start, d.code))
     if any(d.is_error for d in diags):
         return CheckResult(None, tuple(diags))
@@ -150,6 +169,19 @@ def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_di
         digest=policy_digest(infos, ctx.word_lists),
     )
     return CheckResult(policy_set, tuple(diags))
+
+
+def internal_error(pass_name: str, exc: BaseException, infos=()) -> Diagnostic:
+    """PL901 for an exception raised inside a checker pass."""
+    from policylang._source import NO_SPAN
+
+    span = infos[0].module.span if infos else NO_SPAN
+    span = type(span)(span.file, 0, 0, 1, 1, 1, 1)
+    return Diagnostic(
+        "PL901", Severity.ERROR,
+        f"internal error in check pass `{pass_name}`: {type(exc).__name__}: {exc}".replace("\n", " "),
+        span, help="this is a bug in policylang, not in your policy; please report it with the policy file",
+    )
 
 
 def error(code: str, message: str, span, *, help: str | None = None, label: str | None = None,

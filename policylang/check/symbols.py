@@ -28,10 +28,17 @@ class ModuleInfo:
     module: ast.Module
     namespace: str = ""  # "" for user files, the pack name for packs
     active: bool = True  # False for packs brought in by `use`: their rules and tests don't run
+    _uses: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self._uses is None:
+            uses = tuple(n.value for u in self.module.of_type(ast.Use) for n in u.packs)
+            object.__setattr__(self, "_uses", uses)
 
     @property
     def uses(self) -> tuple[str, ...]:
-        return tuple(n.value for u in self.module.of_type(ast.Use) for n in u.packs)
+        """Packs this module names in `use` declarations (computed once: resolution asks often)."""
+        return self._uses
 
 
 @dataclass(frozen=True, slots=True)

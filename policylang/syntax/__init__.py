@@ -10,17 +10,19 @@ from lark.exceptions import UnexpectedInput
 from policylang._source import SourceFile
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.syntax import ast
-from policylang.syntax.parser import lark_parser
+from policylang.syntax.parser import lark_parser, parse_items
 from policylang.syntax.syntax_errors import syntax_diagnostic
-from policylang.syntax.transform import ToAst
 
 __all__ = ["ParseResult", "parse", "ast", "MAX_SOURCE_CHARS", "MAX_NESTING"]
 
 MAX_SOURCE_CHARS = 2 * 1024 * 1024
 MAX_NESTING = 64
 
-# Brackets outside strings and comments (regex literals rarely hold unbalanced ones).
-_BRACKETS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*|[()\[\]]', re.S)
+# Brackets outside strings, regex literals and comments.
+_BRACKETS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|/(?![/*])(?:[^/\\\n]|\\.)+/[a-z]*|#[^\n]*|[()\[\]]',
+    re.S,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ def _too_deep(source: SourceFile) -> Diagnostic | None:
     depth = 0
     for m in _BRACKETS.finditer(source.text):
         tok = m.group()
+        if len(tok) != 1:
+            continue
         if tok in "([":
             depth += 1
             if depth > MAX_NESTING:
@@ -95,15 +99,11 @@ def parse(source: SourceFile) -> ParseResult:
     deep = _too_deep(source)
     if deep is not None:
         return ParseResult(None, (deep,))
-    parser = lark_parser()
     try:
-        tree = parser.parse(source.text)
+        items, diags = parse_items(source)
     except UnexpectedInput as err:
-        return ParseResult(None, (syntax_diagnostic(parser, source, err),))
-    builder = ToAst(source)
-    items = builder.transform(tree)
+        return ParseResult(None, (syntax_diagnostic(lark_parser(), source, err),))
     module = ast.Module(source, tuple(items), source.span_at(0, len(source.text)))
-    diags = list(builder.diagnostics)
     deep = _expr_depth_error(module)
     if deep is not None:
         diags.append(deep)

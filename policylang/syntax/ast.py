@@ -25,6 +25,7 @@ class Annotation:
     name: Name
     args: tuple[Union[str, float, int], ...]
     span: Span
+    arg_spans: tuple[Span, ...] = ()  # one per entry of ``args``
 
 
 # ------------------------------------------------------------------ expressions

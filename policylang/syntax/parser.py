@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import threading
 from importlib import resources
 from pathlib import Path
 
 from lark import Lark
+
+from policylang._source import SourceFile
+from policylang.syntax.transform import ToAst
 
 GRAMMAR_FILE = "policy.lark"
 
@@ -26,12 +30,33 @@ def _grammar_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def lark_parser() -> Lark:
-    """The shared LALR parser (built once; Lark parsers are thread-safe for parsing)."""
+    """The shared LALR parser, building the AST inline (see ``transform.ToAst``).
+
+    Built once. The inline transformer holds per-parse state, so ``parse_items``
+    serializes parses with a lock (parsing is pure Python: threads would not overlap anyway).
+    """
     return Lark(
         _grammar_text(),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        propagate_positions=False,
         maybe_placeholders=True,
         cache=False,
+        transformer=_TRANSFORMER,
     )
+
+
+_TRANSFORMER = ToAst()
+_LOCK = threading.Lock()
+
+
+def parse_items(source: SourceFile):
+    """``(items, escape diagnostics)`` of one file; raises Lark's ``UnexpectedInput`` on a syntax error."""
+    parser = lark_parser()
+    with _LOCK:
+        _TRANSFORMER.reset(source)
+        try:
+            items = parser.parse(source.text)
+            return items, list(_TRANSFORMER.diagnostics)
+        finally:
+            _TRANSFORMER.reset(SourceFile("<none>", ""))

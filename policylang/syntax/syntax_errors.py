@@ -7,6 +7,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from policylang._source import SourceFile
 from policylang.diagnostics import Diagnostic, Severity
+from policylang.syntax.chars import describe, lookalike
 
 # Terminals described in words.
 _WORDS = {
@@ -83,9 +84,16 @@ def syntax_diagnostic(parser: Lark, source: SourceFile, err: UnexpectedInput) ->
             )
         allowed = expected_words(parser, err.allowed or ())
         shown = repr(ch)[1:-1] if ch else "end of file"
+        help = f"expected {_join(allowed)}" if allowed else None
+        odd = describe(ch) if ch and not ch.isascii() else None
+        if odd is not None:
+            alike = lookalike(ch)
+            help = f"{odd}; " + (f"retype it as `{alike}`" if alike else "delete it")
+        elif ch and not ch.isascii() and ch.isalpha():
+            help = "names use ASCII letters, digits and `_` only; put other text in a string"
         return Diagnostic(
             "PL001", Severity.ERROR, f"unexpected character `{shown}`", span,
-            help=f"expected {_join(allowed)}" if allowed else None, label="not valid here",
+            help=help, label="not valid here",
         )
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         expected = err.expected if isinstance(err, UnexpectedEOF) else err.accepts or err.expected

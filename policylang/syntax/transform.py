@@ -1,14 +1,24 @@
-"""Lark parse tree -> typed AST (policylang.syntax.ast), with a Span on every node."""
+"""Parse-time callbacks that build the typed AST (policylang.syntax.ast) with a Span on every node.
+
+The callbacks run *inline* in Lark's LALR parser (``Lark(..., transformer=ToAst())``): no
+parse tree is built and no second walk is made, which makes parsing about twice as
+fast. Inline callbacks get no ``meta``, so spans come from the children themselves:
+every rule that starts or ends with a keyword keeps its keyword tokens (``!`` in the
+grammar) and a node's span runs from the start of its first child to the end of its
+last one. Intermediate results that are not AST nodes travel as ``_Part`` (value + span).
+"""
 
 from __future__ import annotations
 
-from lark import Token, Transformer_NonRecursive, Tree, v_args
+from lark import Token, Transformer
 
 from policylang._source import SourceFile, Span
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "\\": "\\", "/": "/", "'": "'"}
+
+_EXPR = (ast.Ref, ast.Literal, ast.ListExpr, ast.Call, ast.Compare, ast.And, ast.Or, ast.Not, ast.Str)
 
 
 def _unescape(body: str, tok_span: Span, diags: list[Diagnostic]) -> str:
@@ -53,42 +63,89 @@ def _bad_escape(seq: str, span: Span) -> Diagnostic:
     )
 
 
-class ToAst(Transformer_NonRecursive):
-    """Builds AST nodes. Collects string-escape diagnostics in ``self.diagnostics``."""
+class _Part:
+    """An intermediate result (an option, a clause, a stage) with the span it covers."""
 
-    def __init__(self, source: SourceFile):
-        super().__init__(visit_tokens=True)
-        self.source = source
+    __slots__ = ("kind", "value", "span")
+
+    def __init__(self, kind: str, value, span: Span):
+        self.kind = kind
+        self.value = value
+        self.span = span
+
+
+def _is_tok(x, type_: str | None = None) -> bool:
+    return isinstance(x, Token) and (type_ is None or x.type == type_)
+
+
+def fix_expr_literals(node):
+    """Strings inside expressions arrive as ``ast.Str``; expressions want ``ast.Literal``."""
+    if isinstance(node, ast.Str):
+        return ast.Literal(node.value, node.span)
+    return node
+
+
+class ToAst(Transformer):
+    """Builds AST nodes while Lark parses. ``source`` and ``diagnostics`` are set per parse
+    (the parser module serializes parses with a lock); escape diagnostics land in
+    ``diagnostics``."""
+
+    def __init__(self, source: SourceFile | None = None):
+        super().__init__(visit_tokens=False)
+        self.source = source or SourceFile("<string>", "")
         self.diagnostics: list[Diagnostic] = []
 
-    # ---------------------------------------------------------------- spans
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
-            return self.source.span_at(0, 0)
-        return Span(
-            self.source.name,
-            meta.start_pos,
-            meta.end_pos,
-            meta.line,
-            meta.column,
-            meta.end_line,
-            meta.end_column,
-        )
+    def reset(self, source: SourceFile) -> None:
+        self.source = source
+        self.diagnostics = []
 
+    # ---------------------------------------------------------------- spans
     def _tok_span(self, tok: Token) -> Span:
-        return Span(
-            self.source.name,
-            tok.start_pos,
-            tok.end_pos,
-            tok.line,
-            tok.column,
-            tok.end_line,
-            tok.end_column,
-        )
+        return Span(self.source.name, tok.start_pos, tok.end_pos, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    @staticmethod
+    def _first(x):
+        """(start, line, col) of a child, or None."""
+        if isinstance(x, Token):
+            return x.start_pos, x.line, x.column
+        sp = getattr(x, "span", None)
+        if sp is not None:
+            return sp.start, sp.line, sp.col
+        return None
+
+    @staticmethod
+    def _last(x):
+        if isinstance(x, Token):
+            return x.end_pos, x.end_line, x.end_column
+        sp = getattr(x, "span", None)
+        if sp is not None:
+            return sp.end, sp.end_line, sp.end_col
+        return None
+
+    def _span(self, children) -> Span:
+        first = last = None
+        for c in children:
+            if c is not None:
+                first = self._first(c)
+                if first is not None:
+                    break
+        for c in reversed(children):
+            if c is not None:
+                last = self._last(c)
+                if last is not None:
+                    break
+        if first is None or last is None:
+            return self.source.span_at(0, 0)
+        return Span(self.source.name, first[0], last[0], first[1], first[2], last[1], last[2])
 
     # ---------------------------------------------------------------- tokens
     def name(self, children):
         tok = children[0]
+        return ast.Name(str(tok), self._tok_span(tok))
+
+    def _as_name(self, tok) -> ast.Name:
+        if isinstance(tok, ast.Name):
+            return tok
         return ast.Name(str(tok), self._tok_span(tok))
 
     def string(self, children):
@@ -104,315 +161,306 @@ class ToAst(Transformer_NonRecursive):
         return ast.Literal(value, self._tok_span(tok))
 
     def string_list(self, children):
-        return tuple(c for c in children if c is not None)
+        items = tuple(c for c in children if isinstance(c, ast.Str))
+        return _Part("list", items, self._span(children))
 
     # ---------------------------------------------------------------- header
-    @v_args(meta=True)
-    def start(self, meta, children):
+    def start(self, children):
         return tuple(children)
 
-    @v_args(meta=True)
-    def policy_decl(self, meta, children):
-        name = children[0]
-        desc = children[1] if len(children) > 1 else None
-        return ast.PolicyDecl(name, desc.value if desc is not None else None, self._span(meta))
+    def policy_decl(self, children):
+        name = self._as_name(next(c for c in children if _is_tok(c, "NAME")))
+        desc = next((c for c in children if isinstance(c, ast.Str)), None)
+        return ast.PolicyDecl(name, desc.value if desc is not None else None, self._span(children))
 
-    @v_args(meta=True)
-    def principle_decl(self, meta, children):
-        name, text = children
-        return ast.Principle(name, text.value, self._span(meta))
+    def principle_decl(self, children):
+        name = self._as_name(next(c for c in children if _is_tok(c, "NAME")))
+        text = next(c for c in children if isinstance(c, ast.Str))
+        return ast.Principle(name, text.value, self._span(children))
 
-    @v_args(meta=True)
-    def use_decl(self, meta, children):
-        return ast.Use(tuple(children), self._span(meta))
+    def use_decl(self, children):
+        return ast.Use(tuple(c for c in children if isinstance(c, ast.Name)), self._span(children))
 
-    @v_args(meta=True)
-    def normalize_decl(self, meta, children):
-        return ast.Normalize(tuple(children), self._span(meta))
+    def normalize_decl(self, children):
+        return ast.Normalize(tuple(c for c in children if isinstance(c, ast.Name)), self._span(children))
 
     # ---------------------------------------------------------------- matchers
-    def _split_annotations(self, children):
-        anns = tuple(c for c in children if isinstance(c, ast.Annotation))
-        rest = [c for c in children if not isinstance(c, ast.Annotation)]
-        return anns, rest
+    @staticmethod
+    def _annotations(children):
+        return tuple(c for c in children if isinstance(c, ast.Annotation))
 
-    def _matcher_options(self, opts) -> ast.MatcherOptions:
+    @staticmethod
+    def _parts(children, kind):
+        return [c for c in children if isinstance(c, _Part) and c.kind == kind]
+
+    def _matcher_options(self, children) -> ast.MatcherOptions:
         kw: dict = {}
-        for key, value in opts:
+        for part in self._parts(children, "opt"):
+            key, value = part.value
             if key == "validators":
                 kw["validators"] = kw.get("validators", ()) + value
             else:
                 kw[key] = value
         return ast.MatcherOptions(**kw)
 
-    @v_args(meta=True)
-    def pattern_decl(self, meta, children):
-        anns, rest = self._split_annotations(children)
-        name, regex_tok, *opts = rest
+    def pattern_decl(self, children):
+        name = next(c for c in children if isinstance(c, ast.Name))
+        regex_tok = next(c for c in children if _is_tok(c, "REGEX"))
         raw = str(regex_tok)
         close = raw.rindex("/")
         body = raw[1:close].replace("\\/", "/")
         flags = raw[close + 1 :]
         return ast.Pattern(
-            name, body, flags, self._tok_span(regex_tok), self._matcher_options(opts), anns, self._span(meta)
+            name, body, flags, self._tok_span(regex_tok), self._matcher_options(children),
+            self._annotations(children), self._span(children),
         )
 
-    @v_args(meta=True)
-    def words_decl(self, meta, children):
-        anns, rest = self._split_annotations(children)
-        name, (words, file), *opts = rest
-        return ast.Words(name, words, file, self._matcher_options(opts), anns, self._span(meta))
+    def words_decl(self, children):
+        name = next(c for c in children if isinstance(c, ast.Name))
+        words, file = self._parts(children, "source")[0].value
+        return ast.Words(name, words, file, self._matcher_options(children), self._annotations(children),
+                         self._span(children))
 
     def words_inline(self, children):
-        return (children[0], None)
+        return _Part("source", (children[0].value, None), self._span(children))
 
     def words_file(self, children):
-        return ((), children[0])
+        s = next(c for c in children if isinstance(c, ast.Str))
+        return _Part("source", ((), s), self._span(children))
+
+    def _opt(self, children, key, value):
+        return _Part("opt", (key, value), self._span(children))
 
     def opt_validate(self, children):
-        return ("validators", tuple(children))
+        return self._opt(children, "validators", tuple(c for c in children if isinstance(c, ast.Name)))
 
     def opt_kind(self, children):
-        return ("kind", children[0])
+        return self._opt(children, "kind", children[-1])
 
     def opt_nocase(self, children):
-        return ("nocase", True)
+        return self._opt(children, "nocase", True)
 
     def opt_wholeword(self, children):
-        return ("wholeword", True)
+        return self._opt(children, "wholeword", True)
 
     def opt_fuzzy(self, children):
-        return ("fuzzy", int(children[0]))
+        return self._opt(children, "fuzzy", int(children[-1]))
 
     # ---------------------------------------------------------------- models
-    def _model_options(self, opts) -> ast.ModelOptions:
+    def _model_options(self, children) -> ast.ModelOptions:
         kw: dict = {}
-        for pair in opts:
-            for key, value in pair:
+        for part in self._parts(children, "mopt"):
+            for key, value in part.value:
                 kw[key] = value
         return ast.ModelOptions(**kw)
 
-    @v_args(meta=True)
-    def classifier_decl(self, meta, children):
-        anns, rest = self._split_annotations(children)
-        name, path, *opts = rest
-        return ast.Classifier(name, path, self._model_options(opts), anns, self._span(meta))
+    def _model(self, cls, children):
+        name = next(c for c in children if isinstance(c, ast.Name))
+        path = next(c for c in children if isinstance(c, ast.Str))
+        return cls(name, path, self._model_options(children), self._annotations(children), self._span(children))
 
-    @v_args(meta=True)
-    def topic_decl(self, meta, children):
-        anns, rest = self._split_annotations(children)
-        name, path, *opts = rest
-        return ast.Topic(name, path, self._model_options(opts), anns, self._span(meta))
+    def classifier_decl(self, children):
+        return self._model(ast.Classifier, children)
+
+    def topic_decl(self, children):
+        return self._model(ast.Topic, children)
+
+    def _mopt(self, children, *pairs):
+        return _Part("mopt", pairs, self._span(children))
 
     def opt_labels(self, children):
-        return (("labels", children[0]),)
+        return self._mopt(children, ("labels", children[-1].value))
 
     def opt_label(self, children):
-        return (("label", children[0]),)
+        return self._mopt(children, ("label", children[-1]))
 
     def opt_activation(self, children):
-        return (("activation", children[0]),)
+        return self._mopt(children, ("activation", children[-1]))
 
     def opt_tokenizer(self, children):
-        return (("tokenizer", children[0]),)
+        return self._mopt(children, ("tokenizer", children[-1]))
 
     def opt_max_length(self, children):
-        return (("max_length", int(children[0])),)
+        return self._mopt(children, ("max_length", int(children[-1])))
 
     def opt_threads(self, children):
-        return (("threads", int(children[0])),)
+        return self._mopt(children, ("threads", int(children[-1])))
 
     def opt_on_error(self, children):
-        tok = children[0]
-        return (("on_error", str(tok)), ("on_error_span", tok.span if isinstance(tok, ast.Name) else None))
+        name = children[-1]
+        return self._mopt(children, ("on_error", name.value), ("on_error_span", name.span))
 
     def on_error_action(self, children):
-        tok = children[0]
-        return ast.Name(str(tok), self._tok_span(tok))
+        return self._as_name(children[0])
 
     def opt_timeout(self, children):
-        num, unit = children
+        num = next(c for c in children if isinstance(c, ast.Literal))
+        unit = children[-1]
         value = float(num.value) * (1.0 if str(unit) == "ms" else 1000.0)
-        return (("timeout_ms", value),)
+        return self._mopt(children, ("timeout_ms", value))
 
     def opt_threshold(self, children):
-        num = children[0]
-        return (("threshold", float(num.value)), ("threshold_span", num.span))
+        num = children[-1]
+        return self._mopt(children, ("threshold", float(num.value)), ("threshold_span", num.span))
 
     def opt_examples(self, children):
-        return (("examples", children[0]),)
+        return self._mopt(children, ("examples", children[-1].value))
 
     # ---------------------------------------------------------------- rules
-    @v_args(meta=True)
-    def rule_decl(self, meta, children):
-        anns, rest = self._split_annotations(children)
-        name = rest[0]
-        stages = tuple(c for c in rest[1:] if isinstance(c, str))
+    def rule_decl(self, children):
+        name = next(c for c in children if isinstance(c, ast.Name))
+        stages = tuple(p.value for p in self._parts(children, "stage"))
         when = unless = action = citation = None
-        for c in rest[1:]:
-            if isinstance(c, str):
-                continue
-            if isinstance(c, tuple) and c and c[0] == "unless":
-                unless = fix_expr_literals(c[1])
+        for c in children:
+            if isinstance(c, _Part):
+                if c.kind == "unless":
+                    unless = fix_expr_literals(c.value)
             elif isinstance(c, ast.Action):
                 action = c
             elif isinstance(c, ast.Citation):
                 citation = c
-            elif when is None:
+            elif isinstance(c, _EXPR) and c is not name and when is None:
                 when = fix_expr_literals(c)
-        return ast.Rule(name, stages, when, unless, action, citation, anns, self._span(meta))
+        return ast.Rule(name, stages, when, unless, action, citation, self._annotations(children),
+                        self._span(children))
 
     def stage(self, children):
-        return str(children[0])
+        tok = children[0]
+        return _Part("stage", str(tok), self._tok_span(tok))
 
     def unless_clause(self, children):
-        return ("unless", children[0])
+        return _Part("unless", children[-1], self._span(children))
 
-    @v_args(meta=True)
-    def refuse_action(self, meta, children):
-        return ast.Action("refuse", self._span(meta), message=children[0] if children else None)
+    def refuse_action(self, children):
+        msg = children[1] if len(children) > 1 else None
+        return ast.Action("refuse", self._span(children), message=msg)
 
-    @v_args(meta=True)
-    def flag_action(self, meta, children):
-        return ast.Action("flag", self._span(meta), message=children[0] if children else None)
+    def flag_action(self, children):
+        msg = children[1] if len(children) > 1 else None
+        return ast.Action("flag", self._span(children), message=msg)
 
-    @v_args(meta=True)
-    def allow_action(self, meta, children):
-        return ast.Action("allow", self._span(meta))
+    def allow_action(self, children):
+        return ast.Action("allow", self._span(children))
 
-    @v_args(meta=True)
-    def redact_action(self, meta, children):
-        op = children[0] if children else None
-        span = self._span(meta)
+    def redact_action(self, children):
+        span = self._span(children)
+        op = children[1] if len(children) > 1 else None
         if op is None:
             return ast.Action("redact", span, op="replace", template=None)
-        kind, kw = op
+        kind, kw = op.value
         return ast.Action("redact", span, op=kind, **kw)
 
     def redact_replace(self, children):
-        return ("replace", {"template": children[0]})
+        return _Part("op", ("replace", {"template": children[-1]}), self._span(children))
 
     def redact_mask(self, children):
         kw: dict = {}
-        for key, value in children:
+        for part in self._parts(children, "mask"):
+            key, value = part.value
             kw[key] = value
-        return ("mask", kw)
+        return _Part("op", ("mask", kw), self._span(children))
 
     def mask_keep(self, children):
-        return ("keep", int(children[0]))
+        return _Part("mask", ("keep", int(children[-1])), self._span(children))
 
     def mask_char(self, children):
-        return ("mask_char", children[0].value)
+        return _Part("mask", ("mask_char", children[-1].value), self._span(children))
 
     def redact_hash(self, children):
-        return ("hash", {})
+        return _Part("op", ("hash", {}), self._span(children))
 
     def redact_remove(self, children):
-        return ("remove", {})
+        return _Part("op", ("remove", {}), self._span(children))
 
-    @v_args(meta=True)
-    def because(self, meta, children):
-        return ast.Citation(tuple(children), None, self._span(meta))
+    def because(self, children):
+        return ast.Citation(tuple(c for c in children if isinstance(c, ast.Name)), None, self._span(children))
 
-    @v_args(meta=True)
-    def cite(self, meta, children):
-        return ast.Citation((), children[0], self._span(meta))
+    def cite(self, children):
+        return ast.Citation((), children[-1], self._span(children))
 
-    @v_args(meta=True)
-    def annotation(self, meta, children):
-        name_tok, *args = children
+    def annotation(self, children):
+        name_tok = next(c for c in children if _is_tok(c, "NAME"))
         values = []
-        for a in args:
-            if a is None:
-                continue
-            if isinstance(a, ast.Str):
+        spans = []
+        for a in children:
+            if isinstance(a, (ast.Str, ast.Literal, ast.Name)):
                 values.append(a.value)
-            elif isinstance(a, ast.Literal):
-                values.append(a.value)
-            elif isinstance(a, ast.Name):
-                values.append(a.value)
-        return ast.Annotation(ast.Name(str(name_tok), self._tok_span(name_tok)), tuple(values), self._span(meta))
+                spans.append(a.span)
+        return ast.Annotation(self._as_name(name_tok), tuple(values), self._span(children), tuple(spans))
 
     # ---------------------------------------------------------------- expressions
-    @v_args(meta=True)
-    def or_expr(self, meta, children):
-        return ast.Or(tuple(map(fix_expr_literals, children)), self._span(meta))
+    def or_expr(self, children):
+        return ast.Or(tuple(map(fix_expr_literals, children)), self._span(children))
 
-    @v_args(meta=True)
-    def and_expr(self, meta, children):
-        return ast.And(tuple(map(fix_expr_literals, children)), self._span(meta))
+    def and_expr(self, children):
+        return ast.And(tuple(map(fix_expr_literals, children)), self._span(children))
 
-    @v_args(meta=True)
-    def not_(self, meta, children):
-        return ast.Not(fix_expr_literals(children[0]), self._span(meta))
+    def not_(self, children):
+        return ast.Not(fix_expr_literals(children[-1]), self._span(children))
 
-    @v_args(meta=True)
-    def compare(self, meta, children):
+    def compare(self, children):
         left, op, right = children
-        return ast.Compare(str(op), fix_expr_literals(left), fix_expr_literals(right), self._span(meta))
+        return ast.Compare(str(op), fix_expr_literals(left), fix_expr_literals(right), self._span(children))
 
-    @v_args(meta=True)
-    def in_(self, meta, children):
-        return ast.Compare("in", *map(fix_expr_literals, children), self._span(meta))
+    def in_(self, children):
+        left, right = children
+        return ast.Compare("in", fix_expr_literals(left), fix_expr_literals(right), self._span(children))
 
-    @v_args(meta=True)
-    def not_in(self, meta, children):
-        return ast.Compare("not in", *map(fix_expr_literals, children), self._span(meta))
+    def not_in(self, children):
+        left, right = children
+        return ast.Compare("not in", fix_expr_literals(left), fix_expr_literals(right), self._span(children))
 
-    @v_args(meta=True)
-    def true(self, meta, children):
-        return ast.Literal(True, self._span(meta))
+    def operand(self, children):
+        """``( expr )``: the expression itself (the parentheses only group)."""
+        inner = [c for c in children if not isinstance(c, Token)]
+        return fix_expr_literals(inner[0])
 
-    @v_args(meta=True)
-    def false(self, meta, children):
-        return ast.Literal(False, self._span(meta))
+    def true(self, children):
+        return ast.Literal(True, self._span(children))
 
-    @v_args(meta=True)
-    def list_(self, meta, children):
-        return ast.ListExpr(tuple(fix_expr_literals(c) for c in children if c is not None), self._span(meta))
+    def false(self, children):
+        return ast.Literal(False, self._span(children))
 
-    @v_args(meta=True)
-    def ref(self, meta, children):
-        return ast.Ref(tuple(c.value for c in children), self._span(meta))
+    def list_(self, children):
+        items = tuple(fix_expr_literals(c) for c in children if c is not None and not isinstance(c, Token))
+        return ast.ListExpr(items, self._span(children))
+
+    def ref(self, children):
+        return ast.Ref(tuple(c.value for c in children), self._span(children))
 
     def context_ref(self, children):
-        tok = children[0]
-        return ast.Name(str(tok), self._tok_span(tok))
+        return self._as_name(children[0])
 
-    @v_args(meta=True)
-    def call(self, meta, children):
-        func_tok, *args = children
-        return ast.Call(
-            ast.Name(str(func_tok), self._tok_span(func_tok)),
-            tuple(fix_expr_literals(a) for a in args if a is not None),
-            self._span(meta),
-        )
+    def call(self, children):
+        func_tok = children[0]
+        args = tuple(fix_expr_literals(a) for a in children[1:] if a is not None and not isinstance(a, Token))
+        return ast.Call(self._as_name(func_tok), args, self._span(children))
 
     # ---------------------------------------------------------------- tests
-    @v_args(meta=True)
-    def test_decl(self, meta, children):
-        name, *clauses = children
-        expect = clauses[-1]
+    def test_decl(self, children):
+        name = next(c for c in children if isinstance(c, ast.Str))
+        expect = children[-1]
         stage = text = None
         context: list = []
-        for kind, value in clauses[:-1]:
+        for part in self._parts(children, "clause"):
+            kind, value = part.value
             if kind == "with":
                 context.extend(value)
             else:
                 stage, text = kind, value
-        return ast.Test(name, stage, text, tuple(context), expect, self._span(meta))
+        return ast.Test(name, stage, text, tuple(context), expect, self._span(children))
 
     def test_input(self, children):
-        return ("input", children[0])
+        return _Part("clause", ("input", children[-1]), self._span(children))
 
     def test_output(self, children):
-        return ("output", children[0])
+        return _Part("clause", ("output", children[-1]), self._span(children))
 
     def test_context_text(self, children):
-        return ("context", children[-1])
+        return _Part("clause", ("context", children[-1]), self._span(children))
 
     def test_with(self, children):
-        return ("with", [c for c in children if c is not None])
+        return _Part("clause", ("with", [c for c in children if isinstance(c, tuple)]), self._span(children))
 
     def pair(self, children):
         name, value = children
@@ -420,19 +468,24 @@ class ToAst(Transformer_NonRecursive):
             value = value.value
         return (name.value, value)
 
-    @v_args(meta=True)
-    def expect_clause(self, meta, children):
-        action = str(children[0])
-        rules = tuple(c for c in children[1:] if isinstance(c, ast.Name))
-        texts = [c for c in children[1:] if isinstance(c, ast.Str)]
-        return ast.Expect(action, rules, texts[0] if texts else None, self._span(meta))
+    def expect_clause(self, children):
+        action = self._parts(children, "expect")[0].value
+        rules = []
+        text = None
+        seen_text_kw = False
+        for c in children:
+            if _is_tok(c) and str(c) == "text" and not isinstance(c, ast.Name):
+                seen_text_kw = True
+            elif isinstance(c, ast.Name):
+                rules.append(c)
+            elif isinstance(c, ast.Str) and seen_text_kw:
+                text = c
+        return ast.Expect(action, tuple(rules), text, self._span(children))
 
     def expect_action(self, children):
-        return str(children[0])
+        tok = children[0]
+        return _Part("expect", str(tok), self._tok_span(tok))
 
-
-def fix_expr_literals(node):
-    """Strings inside expressions arrive as ``ast.Str``; expressions want ``ast.Literal``."""
-    if isinstance(node, ast.Str):
-        return ast.Literal(node.value, node.span)
-    return node
+    def expect_rule(self, children):
+        tok = children[0]
+        return ast.Name(tok.value, tok.span)

@@ -67,6 +67,8 @@ def run(ctx: CheckContext):
             res = syms.resolve(r.info, ref.parts)
             if res is None:
                 head = ref.parts[0]
+                if head in r.info.uses and head not in syms.namespaces:
+                    continue  # `use` of an unknown pack: PL104 says it once
                 hint = did_you_mean(ref.dotted, syms.candidates(r.info))
                 if hint is None and head in syms.namespaces and head not in r.info.uses:
                     hint = f"add `use {head}` to this policy"

@@ -1,0 +1,110 @@
+"""Options of declarations: validators (PL109), normalize steps (PL110), bad option values (PL210).
+
+Validator names are the keys of ``policylang.runtime.validators.VALIDATORS`` and
+normalization steps ``policylang.runtime.normalize.STEPS``; while those modules are not
+importable, the documented lists below stand in.
+"""
+
+from __future__ import annotations
+
+from policylang.check.checker import CheckContext, error, known_normalize_steps
+from policylang.check.passes.names import did_you_mean
+from policylang.check.util import lazy_names
+from policylang.syntax import ast
+
+FALLBACK_VALIDATORS = (
+    "luhn", "iban", "us_ssn", "ipv4", "ipv6", "public_ip", "email", "high_entropy", "jwt", "aba_routing", "date",
+)
+MAX_FUZZY = 3  # Hyperscan edit distance grows the automaton fast; more than 3 is never what you want
+
+
+def validator_names() -> tuple[str, ...]:
+    names, _ = lazy_names("policylang.runtime.validators", "VALIDATORS", FALLBACK_VALIDATORS)
+    return names
+
+
+def run(ctx: CheckContext):
+    validators = validator_names()
+    steps, _ = known_normalize_steps()
+    for info in ctx.infos:
+        for node in info.module.items:
+            if isinstance(node, ast.Normalize):
+                seen: set[str] = set()
+                for step in node.steps:
+                    if step.value not in steps:
+                        yield error("PL110", f"unknown normalization step `{step.value}`", step.span,
+                                    help=did_you_mean(step.value, steps) or f"steps: {', '.join(steps)}")
+                    elif step.value in seen:
+                        yield error("PL210", f"normalization step `{step.value}` is listed twice", step.span,
+                                    help="list each step once")
+                    seen.add(step.value)
+            elif isinstance(node, (ast.Pattern, ast.Words)):
+                yield from _matcher(node, validators)
+            elif isinstance(node, (ast.Classifier, ast.Topic)):
+                yield from _model(node)
+            elif isinstance(node, ast.Rule):
+                yield from _rule(node)
+
+
+def _matcher(node, validators):
+    o = node.options
+    for v in o.validators:
+        if v.value not in validators:
+            yield error("PL109", f"unknown validator `{v.value}`", v.span,
+                        help=did_you_mean(v.value, validators) or f"validators: {', '.join(validators)}")
+    if o.fuzzy is not None and not 0 <= o.fuzzy <= MAX_FUZZY:
+        yield error("PL210", f"`fuzzy {o.fuzzy}` is too large", node.name.span,
+                    help=f"the edit distance must be between 0 and {MAX_FUZZY}")
+    if o.kind is not None and not o.kind.value.strip():
+        yield error("PL210", "`kind` is empty", o.kind.span, help='name the kind of data, e.g. `kind "email"`')
+
+
+def _model(node):
+    o = node.options
+    what = "classifier" if isinstance(node, ast.Classifier) else "topic"
+    if isinstance(node, ast.Classifier):
+        if o.examples:
+            yield error("PL210", "`examples` applies to topics only", o.examples[0].span,
+                        help="a classifier's model decides its labels; use `topic NAME = embed ...` for examples")
+        if o.labels is not None:
+            if not o.labels:
+                yield error("PL210", f"classifier `{node.name.value}` declares no labels", node.name.span,
+                            help='list the model\'s output labels in order, e.g. `labels ["benign", "injection"]`')
+            seen: set[str] = set()
+            for lab in o.labels:
+                if lab.value in seen:
+                    yield error("PL210", f"label `{lab.value}` is listed twice", lab.span, help="list each label once")
+                seen.add(lab.value)
+            if o.label is not None and o.label.value not in seen:
+                yield error("PL108", f"label `{o.label.value}` is not among the labels of `{node.name.value}`",
+                            o.label.span, help=did_you_mean(o.label.value, seen) or f"labels: {', '.join(sorted(seen))}")
+    else:
+        if o.labels is not None or o.label is not None or o.activation is not None:
+            yield error("PL210", "`labels`, `label` and `activation` apply to classifiers only", node.name.span,
+                        help="a topic scores the similarity of the text to its `examples`")
+        if not o.examples:
+            yield error("PL210", f"topic `{node.name.value}` has no examples", node.name.span,
+                        help='add `examples ["a typical question", ...]`: the topic fires on texts similar to them')
+        elif any(not e.value.strip() for e in o.examples):
+            bad = next(e for e in o.examples if not e.value.strip())
+            yield error("PL210", "topic example is empty", bad.span, help="remove the empty example")
+    for key in ("max_length", "threads"):
+        value = getattr(o, key)
+        if value is not None and value < 1:
+            yield error("PL210", f"`{key}` must be at least 1, not {value}", node.name.span,
+                        help=f"remove `{key}` to use the default")
+    if o.timeout_ms is not None and o.timeout_ms <= 0:
+        yield error("PL210", f"{what} `timeout` must be positive", node.name.span,
+                    help="give a timeout such as `timeout 200ms`, or leave it out")
+
+
+def _rule(rule: ast.Rule):
+    seen: set[str] = set()
+    for st in rule.stages:
+        if st in seen:
+            yield error("PL210", f"stage `{st}` is listed twice", rule.name.span, help="list each stage once")
+        seen.add(st)
+    a = rule.action
+    if a.kind == "redact" and a.op == "mask" and len(a.mask_char) != 1:
+        yield error("PL210", f"mask character `{a.mask_char}` is not one character", a.span,
+                    help='write `mask with "*"`')

@@ -1,0 +1,81 @@
+"""Small helpers the checker passes share: walking expressions, naming things, lazy lookups."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Iterator
+
+from policylang.check.symbols import ModuleInfo
+from policylang.syntax import ast
+
+# What a definition is called in messages.
+KIND_WORDS = {
+    ast.Pattern: "pattern",
+    ast.Words: "word list",
+    ast.Classifier: "classifier",
+    ast.Topic: "topic",
+    ast.Principle: "principle",
+}
+
+
+def kind_word(node) -> str:
+    return KIND_WORDS.get(type(node), "definition")
+
+
+def qualified(info: ModuleInfo, local: str) -> str:
+    return f"{info.namespace}.{local}" if info.namespace else local
+
+
+def walk(expr) -> Iterator:
+    """Every node of an expression, parents before children (iterative)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        yield node
+        if isinstance(node, (ast.And, ast.Or, ast.ListExpr)):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, ast.Not):
+            stack.append(node.item)
+        elif isinstance(node, ast.Compare):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, ast.Call):
+            stack.extend(reversed(node.args))
+
+
+def rule_exprs(rule: ast.Rule):
+    return tuple(e for e in (rule.when, rule.unless) if e is not None)
+
+
+def user_infos(infos) -> list[ModuleInfo]:
+    """Active modules: the files (or packs) the user asked to check. Lint runs on these."""
+    return [i for i in infos if i.active]
+
+
+def lazy_names(module: str, attr: str, fallback) -> tuple[tuple[str, ...], bool]:
+    """Keys of ``module.attr`` when the module exists, else ``fallback``; second item says which."""
+    try:
+        mod = importlib.import_module(module)
+        value = getattr(mod, attr)
+    except (ImportError, AttributeError):
+        return tuple(fallback), False
+    try:
+        return tuple(value), True
+    except TypeError:
+        return tuple(fallback), False
+
+
+def annotation_value(node, name: str):
+    for a in getattr(node, "annotations", ()):
+        if a.name.value == name and a.args:
+            return a.args[0]
+    return None
+
+
+def is_shadow(rule: ast.Rule) -> bool:
+    return annotation_value(rule, "mode") == "shadow"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

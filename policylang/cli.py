@@ -1,0 +1,185 @@
+"""The ``policylang`` command line.
+
+Subcommands are registered in ``SUBCOMMANDS`` (see ``register``): each has a name, a
+one-line help, a function that adds its arguments to an ``argparse`` subparser, and a
+function ``cmd_NAME(args) -> int`` that runs it and returns the exit code.
+
+Exit codes (every subcommand): 0 success, 1 the policies (or texts) have problems,
+2 usage error or internal error. ``main`` never lets a traceback out unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]  # adds the subcommand's arguments
+    run: Callable[[argparse.Namespace], int]  # cmd_NAME(args) -> exit code
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def register(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None],
+             run: Callable[[argparse.Namespace], int]) -> None:
+    """Add a subcommand; ``policylang NAME ...`` then calls ``run(args)``."""
+    SUBCOMMANDS[name] = Subcommand(name, help, configure, run)
+
+
+# ============================================================================ check
+def _configure_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="policy files, folders (searched for *.policy) or built-in pack names")
+    p.add_argument("--format", choices=("full", "concise", "json"), default="full",
+                   help="how to print diagnostics (default: full)")
+    p.add_argument("--warnings-as-errors", action="store_true",
+                   help="exit with 1 when there are warnings, too")
+
+
+def _count_targets(paths) -> int:
+    from pathlib import Path
+
+    from policylang.loader import discover
+
+    n = 0
+    for raw in paths:
+        text = str(raw)
+        if text.isidentifier() and not Path(text).exists():
+            n += 1  # a built-in pack (load_modules reports an unknown one)
+        else:
+            n += len(discover([raw]))
+    return n
+
+
+def _sources(infos, diagnostics) -> dict:
+    """File name -> SourceFile for every file a diagnostic points into."""
+    from policylang.loader import is_pack_file, pack_source, read_source
+    from policylang._source import SourceFile
+
+    sources = {i.module.source.name: i.module.source for i in infos}
+    for d in diagnostics:
+        name = d.span.file
+        if name in sources or name.startswith("<") and is_pack_file(name) is None:
+            continue
+        pack = is_pack_file(name)
+        src = pack_source(pack) if pack else read_source(name)
+        if isinstance(src, SourceFile):
+            sources[name] = src
+    return sources
+
+
+# Diagnostics about names that may be defined in a file that did not parse.
+_NAME_CODES = {"PL101", "PL105", "PL106", "PL301"}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``policylang check PATH...``: parse and check policies, print diagnostics like a compiler."""
+    from policylang.check.checker import check
+    from policylang.diagnostics.render import render, summary
+    from policylang.loader import FileEnvironment, load_modules
+
+    n_files = _count_targets(args.paths)
+    infos, load_diags = load_modules(args.paths)
+    result = check(infos, FileEnvironment())
+    check_diags = list(result.diagnostics)
+    if any(d.is_error for d in load_diags):
+        check_diags = [d for d in check_diags if d.code not in _NAME_CODES]
+    diagnostics = sorted(list(load_diags) + check_diags, key=lambda d: (d.span.file, d.span.start, d.code))
+    if diagnostics:
+        out = render(diagnostics, _sources(infos, diagnostics), args.format)
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    elif args.format == "json":
+        sys.stdout.write("[]\n")
+    line = summary(n_files, diagnostics)
+    if args.format == "json":
+        print(line, file=sys.stderr)
+    else:
+        print(line)
+    if any(d.is_error for d in diagnostics):
+        return EXIT_PROBLEMS
+    if args.warnings_as_errors and diagnostics:
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+register("check", "check policies for mistakes and print diagnostics", _configure_check, cmd_check)
+
+# ============================================================================ more subcommands
+# `scan`, `explain` and `test` go here, each as a `_configure_NAME(parser)` that adds its
+# arguments and a `cmd_NAME(args) -> int`, registered in the order they should be listed:
+#
+#     register("scan", "scan texts (files, JSONL, stdin) against policies", _configure_scan, cmd_scan)
+#     register("explain", "explain the decision for one text", _configure_explain, cmd_explain)
+#     register("test", "run the `test` blocks of policies", _configure_test, cmd_test)
+
+
+# ============================================================================ main
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show a traceback on internal errors")
+    parser = argparse.ArgumentParser(
+        prog="policylang", parents=[common],
+        description="Declarative guardrails for LLM applications.",
+    )
+    try:
+        from policylang import __version__ as version
+    except ImportError:
+        version = None
+    if version:
+        parser.add_argument("--version", action="version", version=f"policylang {version}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in SUBCOMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, parents=[common])
+        cmd.configure(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 problems, 2 usage or internal error)."""
+    from policylang.loader import UsageError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse already printed
+        code = exc.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+    debug = getattr(args, "debug", False)
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run(args)
+    except UsageError as err:
+        print(f"policylang: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("policylang: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as err:  # noqa: BLE001 - an internal error is reported, not raised
+        if debug:
+            traceback.print_exc()
+        msg = str(err).replace("\n", " ")
+        print(f"error[PL901]: internal error: {type(err).__name__}" + (f": {msg}" if msg else ""), file=sys.stderr)
+        print("help: this is a bug in policylang; please report it"
+              + ("" if debug else " with the output of `--debug`"), file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
