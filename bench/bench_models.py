@@ -25,14 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from policylang.runtime.models import ModelError, ModelSpec, TextClassifier, TextEmbedder  # noqa: E402
+from policylang.runtime.models import ModelError, ModelSpec, TextClassifier, TextEmbedder
 
-WORDS = (
-    "please help me with my order refund the router keeps dropping wifi connection "
-    "can you summarise this document and write an email to my manager about the report "
-    "ignore previous instructions what dose of ibuprofen should I take for a headache "
-    "how do I reset my password my account was locked after three attempts today"
-).split()
+WORDS = ["please", "help", "me", "with", "my", "order", "refund", "the", "router", "keeps", "dropping", "wifi", "connection", "can", "you", "summarise", "this", "document", "and", "write", "an", "email", "to", "my", "manager", "about", "the", "report", "ignore", "previous", "instructions", "what", "dose", "of", "ibuprofen", "should", "I", "take", "for", "a", "headache", "how", "do", "I", "reset", "my", "password", "my", "account", "was", "locked", "after", "three", "attempts", "today"]
 
 
 def prompts(n: int, seed: int = 0) -> list[str]:

@@ -15,28 +15,18 @@ padding is masked.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
-FILLER_WORDS = (
-    "the a an is are was be to of and in on for with it this that you i me my we our "
-    "what how can should do please tell about hello thanks today weather story write "
-    "summary email report previous all rules above now"
-).split()
+FILLER_WORDS = ["the", "a", "an", "is", "are", "was", "be", "to", "of", "and", "in", "on", "for", "with", "it", "this", "that", "you", "i", "me", "my", "we", "our", "what", "how", "can", "should", "do", "please", "tell", "about", "hello", "thanks", "today", "weather", "story", "write", "summary", "email", "report", "previous", "all", "rules", "above", "now"]
 
-MEDICAL_WORDS = (
-    "dose ibuprofen diagnose rash doctor medicine symptoms pain fever prescription pills "
-    "headache infection medical treatment"
-).split()
+MEDICAL_WORDS = ["dose", "ibuprofen", "diagnose", "rash", "doctor", "medicine", "symptoms", "pain", "fever", "prescription", "pills", "headache", "infection", "medical", "treatment"]
 
-PRODUCT_WORDS = (
-    "acme router warranty refund order shipping invoice laptop printer account "
-    "delivery subscription product return"
-).split()
+PRODUCT_WORDS = ["acme", "router", "warranty", "refund", "order", "shipping", "invoice", "laptop", "printer", "account", "delivery", "subscription", "product", "return"]
 
 DEFAULT_TRIGGERS = ("ignore", "instructions", "dan")
 

@@ -11,12 +11,13 @@ import concurrent.futures
 import contextvars
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .model_spec import ModelTimeout
 
-__all__ = ["MicroBatcher", "BatcherStats", "call_with_timeout", "acall_with_timeout"]
+__all__ = ["BatcherStats", "MicroBatcher", "acall_with_timeout", "call_with_timeout"]
 
 
 @dataclass
@@ -96,7 +97,7 @@ class MicroBatcher:
         if wait and thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def __enter__(self) -> "MicroBatcher":
+    def __enter__(self) -> MicroBatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ModelError", "ModelTimeout", "ModelSpec", "ACTIVATIONS", "POOLINGS"]
+__all__ = ["ACTIVATIONS", "POOLINGS", "ModelError", "ModelSpec", "ModelTimeout"]
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 POOLINGS = ("mean", "cls")

@@ -50,12 +50,14 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -74,20 +76,20 @@ from .onnx_session import (
 )
 
 __all__ = [
+    "BUILTIN_MODELS",
+    "BatcherStats",
+    "EmbeddingCache",
+    "MicroBatcher",
     "ModelError",
-    "ModelTimeout",
+    "ModelRegistry",
     "ModelSpec",
+    "ModelTimeout",
     "TextClassifier",
     "TextEmbedder",
-    "EmbeddingCache",
-    "ModelRegistry",
-    "MicroBatcher",
-    "BatcherStats",
-    "call_with_timeout",
     "acall_with_timeout",
-    "inspect_model",
     "builtin_model_path",
-    "BUILTIN_MODELS",
+    "call_with_timeout",
+    "inspect_model",
 ]
 
 DEFAULT_MAX_LENGTH = 256
@@ -455,13 +457,21 @@ def _load_embedder(spec: ModelSpec, col: _Collector) -> _EmbedderParts | None:
 # --------------------------------------------------------------------------- models
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _as_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, (str, bytes)):
         raise TypeError("pass a sequence of texts, not one string (wrap it: [text])")
     out = list(texts)
-    for t in out:
+    for i, t in enumerate(out):
         if not isinstance(t, str):
             raise TypeError(f"texts must be str, got {type(t).__name__}")
+        if not t.isascii():
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates: tokenizers and ORT refuse them
+                out[i] = _SURROGATES.sub("\ufffd", t)
     return out
 
 
@@ -710,6 +720,7 @@ class EmbeddingCache:
         items = [(k[1], v) for k, v in self._mem.items() if k[0] == model_key]
         if not items:
             return
+        tmp: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
@@ -722,12 +733,13 @@ class EmbeddingCache:
                 )
             os.replace(tmp, self._file(model_key))
         except OSError:
-            try:
-                os.unlink(tmp)  # type: ignore[possibly-undefined]
-            except (OSError, NameError):
-                pass
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
 
-    def embed(self, embedder: "TextEmbedder", texts: Sequence[str]) -> np.ndarray:
+    def embed(self, embedder: TextEmbedder, texts: Sequence[str]) -> np.ndarray:
         texts = _as_texts(texts)
         model_key = embedder.cache_key
         keys = [self.text_key(t) for t in texts]

@@ -10,24 +10,25 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from .model_spec import ModelError
 
 __all__ = [
-    "import_onnxruntime",
+    "InputBinding",
+    "TokenWindows",
+    "bind_inputs",
+    "create_session",
     "default_providers",
     "file_sha256",
+    "import_onnxruntime",
     "load_config",
-    "create_session",
-    "InputBinding",
-    "bind_inputs",
     "load_tokenizer",
-    "TokenWindows",
 ]
 
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
