@@ -202,7 +202,6 @@ class _Common:
     requested_providers: tuple[str, ...] = ()
     binding: InputBinding | None = None
     windows: TokenWindows | None = None
-    max_length: int | None = None
     threads: int = DEFAULT_THREADS
 
 
@@ -241,6 +240,16 @@ def _load_common(spec: ModelSpec, col: _Collector) -> _Common | None:
             common.binding = bind_inputs(common.session, display)
         except ModelError as err:
             col.fail(err)
+    if (
+        common.binding is not None
+        and common.binding.mode == "string"
+        and not providers
+        and common.session.get_providers()[0] != "CPUExecutionProvider"
+    ):
+        # String ops (TF-IDF) only run on CPU: don't hold a GPU context for nothing.
+        common.session, common.requested_providers = create_session(
+            model_path, display, int(threads), ("CPUExecutionProvider",)
+        )
 
     if spec.tokenizer:
         tok_path = Path(spec.tokenizer).expanduser()
@@ -262,7 +271,6 @@ def _load_common(spec: ModelSpec, col: _Collector) -> _Common | None:
         cap = _int_or_none(config.get("max_position_embeddings"))
         if cap:
             max_length = min(max_length, cap)
-        common.max_length = max_length
         try:
             tokenizer = load_tokenizer(tok_path, display)
             common.windows = TokenWindows(tokenizer, max_length, spec.stride, display)
