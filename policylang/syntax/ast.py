@@ -127,6 +127,7 @@ class MatcherOptions:
     nocase: bool = False
     wholeword: bool = False
     fuzzy: int | None = None
+    fuzzy_span: Span | None = None  # the number after `fuzzy`
 
 
 @dataclass(frozen=True, slots=True)

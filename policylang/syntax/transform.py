@@ -199,6 +199,8 @@ class ToAst(Transformer):
             key, value = part.value
             if key == "validators":
                 kw["validators"] = kw.get("validators", ()) + value
+            elif key == "fuzzy":
+                kw["fuzzy"], kw["fuzzy_span"] = value
             else:
                 kw[key] = value
         return ast.MatcherOptions(**kw)
@@ -244,7 +246,8 @@ class ToAst(Transformer):
         return self._opt(children, "wholeword", True)
 
     def opt_fuzzy(self, children):
-        return self._opt(children, "fuzzy", int(children[-1]))
+        tok = children[-1]
+        return _Part("opt", ("fuzzy", (int(tok), self._tok_span(tok))), self._span(children))
 
     # ---------------------------------------------------------------- models
     def _model_options(self, children) -> ast.ModelOptions:

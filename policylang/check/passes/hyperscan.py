@@ -23,8 +23,8 @@ _CACHE: dict[tuple, tuple] = {}
 _CACHE_LIMIT = 20_000
 
 HELP = {
-    "PL401": "Hyperscan supports no back-references and only some lookarounds; rewrite the pattern, "
-             "or split it into two patterns combined with `and`",
+    "PL401": "rewrite the pattern in the subset Hyperscan compiles, or split it into two patterns "
+             "combined with `and`",
     "PL402": "the pattern still works, but each candidate match is confirmed with the `regex` module; "
              "drop lookarounds and back-references for full speed",
     "PL201": "check the regex syntax",
@@ -231,5 +231,8 @@ def run(ctx: CheckContext):
                 code, sev = "PL401", Severity.ERROR
             message = message.strip().rstrip(".")
             message = message[:1].lower() + message[1:]
-            yield error(code, f"pattern `{node.name.value}`: {message}", node.regex_span,
-                        help=getattr(p, "help", None) or HELP.get(code), severity=sev)
+            help = getattr(p, "help", None) or HELP.get(code)
+            if "never match" in message:
+                help = ("no text can match this pattern; look for `\\b` between two word (or two non-word) "
+                        "characters, or `^`/`$` in the middle")
+            yield error(code, f"pattern `{node.name.value}`: {message}", node.regex_span, help=help, severity=sev)

@@ -58,7 +58,10 @@ def run(ctx: CheckContext):
         try:
             problems = list(ctx.env.inspect_model(node, path))
         except Exception as err:  # noqa: BLE001
-            problems = [f"cannot inspect the model: {type(err).__name__}: {err}"]
+            yield error("PL212", f"cannot inspect the model of {what} `{node.name.value}`: "
+                                 f"{type(err).__name__}: {_text(err)}", node.path.span,
+                        help="see docs/classifiers.md for what a model folder must hold")
+            continue
         for p in problems:
             text = _text(p)
             code = "PL212" if any(k in text.lower() for k in _UNUSABLE) else "PL213"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from policylang.check.checker import CheckContext, error, known_normalize_steps
 from policylang.check.passes.names import did_you_mean
-from policylang.check.util import lazy_names
+from policylang.check.util import lazy_names, qualified
 from policylang.syntax import ast
 
 FALLBACK_VALIDATORS = (
@@ -39,7 +39,10 @@ def run(ctx: CheckContext):
                                     help="list each step once")
                     seen.add(step.value)
             elif isinstance(node, (ast.Pattern, ast.Words)):
-                yield from _matcher(node, validators)
+                found = list(_matcher(node, validators))
+                if any(d.code == "PL210" for d in found):  # e.g. a fuzzy distance Hyperscan would refuse
+                    ctx.facts.setdefault("bad_patterns", set()).add(qualified(info, node.name.value))
+                yield from found
             elif isinstance(node, (ast.Classifier, ast.Topic)):
                 yield from _model(node)
             elif isinstance(node, ast.Rule):
@@ -53,7 +56,7 @@ def _matcher(node, validators):
             yield error("PL109", f"unknown validator `{v.value}`", v.span,
                         help=did_you_mean(v.value, validators) or f"validators: {', '.join(validators)}")
     if o.fuzzy is not None and not 0 <= o.fuzzy <= MAX_FUZZY:
-        yield error("PL210", f"`fuzzy {o.fuzzy}` is too large", node.name.span,
+        yield error("PL210", f"`fuzzy {o.fuzzy}` is too large", o.fuzzy_span or node.name.span,
                     help=f"the edit distance must be between 0 and {MAX_FUZZY}")
     if o.kind is not None and not o.kind.value.strip():
         yield error("PL210", "`kind` is empty", o.kind.span, help='name the kind of data, e.g. `kind "email"`')

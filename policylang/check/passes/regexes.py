@@ -23,6 +23,7 @@ VOWELS = set("aeiouyAEIOUY")
 
 def run(ctx: CheckContext):
     bad: set[str] = ctx.facts.setdefault("bad_patterns", set())
+    skip = set(bad)  # reported by an earlier pass
     for info in ctx.infos:
         source = info.module.source
         for node in info.module.items:
@@ -40,6 +41,8 @@ def run(ctx: CheckContext):
             if not isinstance(node, ast.Pattern):
                 continue
             qname = qualified(info, node.name.value)
+            if qname in skip:
+                continue
             raw = source.text[node.regex_span.start:node.regex_span.end]
             close = raw.rfind("/")
             flags = 0

@@ -1,0 +1,208 @@
+"""`policylang check`: output formats, exit codes, usage and internal errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policylang import cli
+from policylang.loader import pack_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = '''policy good "a clean policy"
+principle privacy "Protect personal data."
+pattern order_id = /\\bORD-\\d{8}\\b/
+rule mask on output:
+    when order_id
+    redact mask keep 4
+    because privacy
+'''
+
+WARN = GOOD + '\npattern spare = /spare-\\d+/\n'
+
+BAD = GOOD.replace("when order_id", "when ordr_id")
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.policy").write_text(GOOD)
+    (tmp_path / "warn.policy").write_text(WARN)
+    (tmp_path / "bad.policy").write_text(BAD)
+    return tmp_path
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_file(files, capsys):
+    code, out, err = run(capsys, "check", "good.policy")
+    assert code == 0
+    assert out == "checked 1 file: no problems\n"
+    assert err == ""
+
+
+def test_warnings_exit_zero_unless_asked(files, capsys):
+    code, out, _ = run(capsys, "check", "warn.policy")
+    assert code == 0
+    assert "warning[PL301]: pattern `spare` is never used" in out
+    assert out.rstrip().endswith("checked 1 file: 1 warning")
+    code, _, _ = run(capsys, "check", "--warnings-as-errors", "warn.policy")
+    assert code == 1
+
+
+def test_errors_full_format(files, capsys):
+    code, out, _ = run(capsys, "check", "bad.policy")
+    assert code == 1
+    assert out == """\
+warning[PL301]: pattern `order_id` is never used
+ --> bad.policy:3:9
+  |
+3 | pattern order_id = /\\bORD-\\d{8}\\b/
+  |         ^^^^^^^^ never used
+  |
+help: use it in a rule's `when`, or remove it
+error[PL101]: undefined name `ordr_id`
+ --> bad.policy:5:10
+  |
+5 |     when ordr_id
+  |          ^^^^^^^ not defined
+  |
+help: did you mean `order_id`?
+checked 1 file: 1 error, 1 warning
+"""
+
+
+def test_concise_format(files, capsys):
+    code, out, _ = run(capsys, "check", "--format", "concise", "bad.policy")
+    assert code == 1
+    lines = out.splitlines()
+    assert "bad.policy:5:10: error[PL101] undefined name `ordr_id`" in lines
+    assert "bad.policy:3:9: warning[PL301] pattern `order_id` is never used" in lines
+    assert lines[-1] == "checked 1 file: 1 error, 1 warning"
+
+
+def test_json_format_keeps_stdout_valid(files, capsys):
+    code, out, err = run(capsys, "check", "--format", "json", "bad.policy")
+    assert code == 1
+    data = json.loads(out)
+    assert {d["code"] for d in data} == {"PL101", "PL301"}
+    d = next(d for d in data if d["code"] == "PL101")
+    assert {k: d[k] for k in ("name", "severity", "file", "line", "col", "end_line", "end_col")} == {
+        "name": "undefined-name", "severity": "error", "file": "bad.policy",
+        "line": 5, "col": 10, "end_line": 5, "end_col": 17}
+    assert d["help"] == "did you mean `order_id`?"
+    assert err == "checked 1 file: 1 error, 1 warning\n"
+
+
+def test_json_clean_is_an_empty_list(files, capsys):
+    code, out, err = run(capsys, "check", "--format", "json", "good.policy")
+    assert (code, json.loads(out)) == (0, [])
+    assert "no problems" in err
+
+
+def test_folder(files, capsys):
+    (files / "sub").mkdir()
+    (files / "sub" / "a.policy").write_text(GOOD.replace("order_id", "order_a").replace("rule mask", "rule mask_a")
+                                            .replace("principle privacy", "principle privacy_a")
+                                            .replace("because privacy", "because privacy_a"))
+    code, out, _ = run(capsys, "check", "sub")
+    assert (code, out) == (0, "checked 1 file: no problems\n")
+
+
+def test_pack_names_are_targets(files, capsys):
+    if "pii" not in pack_names():
+        pytest.skip("pii pack not written yet")
+    code, out, _ = run(capsys, "check", "pii")
+    assert code == 0 and out == "checked 1 file: no problems\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "missing.policy"], "no such file or folder: `missing.policy`"),
+    (["check", "empty_dir"], "no .policy files in folder `empty_dir`"),
+    (["check", "nopack"], "`nopack` is neither a file nor a built-in pack"),
+])
+def test_usage_errors(files, capsys, argv, message):
+    (files / "empty_dir").mkdir()
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("policylang: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_argparse_errors_exit_2(files, capsys):
+    code, _, err = run(capsys, "check", "--format", "xml", "good.policy")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run(capsys, "check")
+    assert code == 2 and "PATH" in err
+    code, _, err = run(capsys)
+    assert code == 2 and "check" in err
+
+
+def test_help_exits_zero(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "check" in capsys.readouterr().out
+
+
+def test_internal_error_is_reported_without_traceback(files, capsys, monkeypatch):
+    def explode(*a, **k):
+        raise KeyError("boom")
+
+    monkeypatch.setattr("policylang.check.checker.check", explode)
+    code, out, err = run(capsys, "check", "good.policy")
+    assert code == 2
+    assert err.startswith("error[PL901]: internal error: KeyError: 'boom'")
+    assert "Traceback" not in err
+    code, out, err = run(capsys, "check", "--debug", "good.policy")
+    assert code == 2 and "Traceback" in err
+
+
+def test_bad_files_get_diagnostics(files, capsys):
+    (files / "binary.policy").write_bytes(b"\x00\x01\x02policy")
+    (files / "latin1.policy").write_bytes(b'policy t "caf\xe9"\n')
+    (files / "empty.policy").write_text("")
+    code, out, _ = run(capsys, "check", "--format", "concise", "binary.policy", "latin1.policy", "empty.policy")
+    assert code == 1
+    assert "binary.policy:1:1: error[PL003] file is binary, not policy text" in out
+    assert "latin1.policy:1:14: error[PL003] file is not valid UTF-8 (byte 0xe9 at offset 13)" in out
+    assert "empty.policy:1:1: error[PL005] policy file has no declarations" in out
+    assert out.splitlines()[-1] == "checked 3 files: 3 errors"
+
+
+def test_syntax_error_in_one_file_does_not_flood_the_others(files, capsys):
+    (files / "defs.policy").write_text('policy defs\npattern shared = /shared-\\d+/\nrule r on input:\n  when\n')
+    (files / "uses.policy").write_text('policy uses\nprinciple p "P."\nrule u on input:\n'
+                                       '  when shared\n  refuse\n  because p\n')
+    code, out, _ = run(capsys, "check", "--format", "concise", "defs.policy", "uses.policy")
+    assert code == 1
+    assert "error[PL007]" in out
+    assert "PL101" not in out  # `shared` may well be defined in the file that did not parse
+
+
+def test_python_dash_m(files):
+    proc = subprocess.run([sys.executable, "-m", "policylang", "check", "--format", "concise", "bad.policy"],
+                          capture_output=True, text=True, cwd=files,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 1
+    assert "bad.policy:5:10: error[PL101] undefined name `ordr_id`" in proc.stdout
+
+
+def test_subcommand_registry_leaves_room_for_more():
+    assert "check" in cli.SUBCOMMANDS
+    calls = []
+    cli.register("demo", "a demo", lambda p: p.add_argument("x"), lambda args: calls.append(args.x) or 0)
+    try:
+        assert cli.main(["demo", "hello"]) == 0
+        assert calls == ["hello"]
+    finally:
+        del cli.SUBCOMMANDS["demo"]
