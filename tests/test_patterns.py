@@ -489,6 +489,25 @@ def test_stream_degraded_kinds():
     assert [h for h in got if h.id == 3] == [Hit(3, text.index("token"), text.index("token") + 5)]
 
 
+def test_stream_tail_fallback_for_specs_hyperscan_cannot_stream():
+    # No pattern found so far is refused by every stream-mode variant (prefilter takes them
+    # all), so plan one spec as TAIL by hand: it is then matched by regex over the tail.
+    from policylang.compile.patterns import TAIL, build_database, stream_mode
+    from policylang.runtime.scan import STREAM_CONFIRM_LAG, _StreamState
+
+    cp = build(S(0, "needle", literal=True), S(0, r"(\w+) \1"))
+    kinds = [SOM, TAIL]
+    db = build_database(cp.specs, kinds, stream_mode(kinds))
+    object.__setattr__(cp, "_stream", _StreamState(db, kinds, [], False, cp._windows))
+    text = "go go needle " + "x y " * STREAM_CONFIRM_LAG + "ab ab"
+    stream = cp.open_stream()
+    got = stream.feed(text[:5])
+    assert got == []  # within the lag: a longer match may still come
+    got += stream.feed(text[5:])
+    assert got == [Hit(1, 0, 5), Hit(0, 6, 12)]
+    assert stream.close() == [Hit(1, len(text) - 5, len(text))]
+
+
 def test_stream_handler_survives_dropped_references():
     code = textwrap.dedent(
         """

@@ -686,10 +686,23 @@ def _cpu_tag() -> str:
     return _CPU_TAG
 
 
+def _plan_digest(specs: Sequence[PatternSpec]) -> str:
+    """Digest of what this code hands Hyperscan (so a change in the translation misses the cache)."""
+    h = hashlib.sha256()
+    for spec in specs:
+        try:
+            expr, flags, ext = hs_expression(spec, _optimistic_kind(spec))
+        except Exception as exc:
+            expr, flags, ext = repr(exc).encode("utf-8", "replace"), -1, ()
+        h.update(expr + b"\x00" + repr((flags, ext, window_for(spec))).encode("ascii") + b"\x01")
+    return h.hexdigest()
+
+
 def cache_key(specs: Sequence[PatternSpec], mode: int, digest: str | None = None) -> str:
     parts = [
         str(_FORMAT),
         digest or specs_digest(specs),
+        _plan_digest(specs),
         str(getattr(hs, "__version__", "?")),
         str(mode),
         platform.machine(),
