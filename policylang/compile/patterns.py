@@ -493,8 +493,6 @@ def classify(spec: PatternSpec, mode: int = hs.HS_MODE_BLOCK) -> tuple[int | Non
     (then ``problems`` holds the error). Block mode never returns ``TAIL``.
     """
     stream = bool(mode & hs.HS_MODE_STREAM)
-    if stream and not spec.spans:
-        pass  # SINGLEMATCH works in stream mode: one event per stream
     problems: list[PatternProblem] = []
     if _internal_confirm(spec):
         err = _try(spec, CONFIRM, mode)

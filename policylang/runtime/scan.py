@@ -40,7 +40,6 @@ import regex
 
 from policylang.compile.patterns import (
     CONFIRM,
-    NOSOM,
     SINGLE,
     SOM,
     TAIL,
@@ -95,12 +94,23 @@ def _noop(id_: int, start: int, end: int, flags: int, ctx: Any) -> None:
 
 
 _np: Any = None
+_CONTINUATION = bytes(range(0x80, 0xC0))
 
 
 def _char_offsets(data: bytes, offsets: Sequence[int]) -> list[int]:
-    """Map UTF-8 byte offsets of ``data`` to code-point offsets (lead bytes before each)."""
-    if len(offsets) <= 12 or len(data) < 256:
-        return [len(data[:b].decode("utf-8", "replace")) for b in offsets]
+    """Map UTF-8 byte offsets of ``data`` to code-point offsets (lead bytes before each).
+
+    Few offsets: count the lead bytes between consecutive sorted offsets (``translate``
+    deletes continuation bytes, in C). Many: a numpy cumulative count over the whole text.
+    """
+    if len(offsets) <= 64:
+        at: dict[int, int] = {}
+        pos = count = 0
+        for b in sorted(set(offsets)):
+            count += len(data[pos:b].translate(None, _CONTINUATION))
+            pos = b
+            at[b] = count
+        return [at[b] for b in offsets]
     global _np
     if _np is None:
         import numpy
@@ -162,6 +172,8 @@ def _first_span(rx: Any, rx2: Any, text: str, end: int, window: int, base: int =
         if r is None:
             continue
         for m in r.finditer(text, lo):
+            if m.start() >= end:
+                break
             if m.end() > m.start():
                 return m.span()
     return (lo, end) if end > lo else (max(base, end - 1), end)
@@ -562,7 +574,7 @@ class StreamScanner:
         payload = self._seg_data[idx]
         if payload is None:
             return self._seg_chars[idx] + (b - self._seg_bytes[idx])
-        return self._seg_chars[idx] + len(payload[: b - self._seg_bytes[idx]].decode("utf-8", "replace"))
+        return self._seg_chars[idx] + len(payload[: b - self._seg_bytes[idx]].translate(None, _CONTINUATION))
 
     def feed(self, chunk: str) -> list[Hit]:
         """Scan the next chunk; hits completed so far (absolute code-point offsets)."""
