@@ -71,6 +71,35 @@ class Guard:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self.check_many, texts, stage, context))
 
+    # ------------------------------------------------------------------ middleware (policylang.middleware)
+    def wrap(self, fn=None, **options):
+        """Guard a model call (sync, async, generator): input checked, output checked.
+
+        ``@guard.wrap``, ``@guard.wrap(on_refuse="raise")`` or ``guard.wrap(fn, log="decisions.jsonl")``;
+        options in :func:`policylang.middleware.wrap.wrap` and docs/middleware.md.
+        """
+        from policylang.middleware.wrap import wrap
+
+        return wrap(self, fn, **options)
+
+    def stream(self, chunks, stage: str = "output", context: Mapping | None = None, **options):
+        """Guard an iterable of str chunks as it flows; an iterator of released chunks."""
+        from policylang.middleware import stream
+
+        return stream(self, chunks, stage=stage, context=context, **options)
+
+    def astream(self, chunks, stage: str = "output", context: Mapping | None = None, **options):
+        """Guard an async iterable of str chunks as it flows; an async iterator."""
+        from policylang.middleware import astream
+
+        return astream(self, chunks, stage=stage, context=context, **options)
+
+    def openai(self, client, **options):
+        """A view of an ``openai.OpenAI``/``AsyncOpenAI`` client whose ``chat.completions.create`` is guarded."""
+        from policylang.middleware import guard_openai
+
+        return guard_openai(self, client, **options)
+
 
 def _raise_for(diags: Sequence[Diagnostic], result: CheckResult | None = None) -> None:
     errors = [d for d in diags if d.is_error]

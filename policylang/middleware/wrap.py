@@ -1,0 +1,268 @@
+"""``guard.wrap(fn)``: guard any model call.
+
+The wrapped function takes the prompt as its first argument: a ``str`` or a list of chat
+messages (see :mod:`policylang.middleware.messages` for which role is checked at which
+stage), or as a ``messages=``/``prompt=`` keyword. The wrapper
+
+1. checks the input; on refusal it returns the refusal message (``on_refuse="message"``),
+   raises :class:`policylang.Refused` (``"raise"``) or returns ``on_refuse(decision)``
+   (a callable), and ``fn`` is NOT called;
+2. calls ``fn`` with the REDACTED input (a new list for messages; the caller's is not
+   modified);
+3. checks what ``fn`` returned at stage ``output``: a ``str`` (returned redacted, or the
+   refusal), a message dict with a ``"content"`` str (a copy is returned), a (async)
+   generator / iterator of ``str`` chunks (returned as a guarded stream), or ``None``
+   (passed on). Anything else raises ``TypeError``: an unchecked value is never passed on.
+
+Sync functions, coroutine functions (``await guard.acheck(...)``: models run in an executor,
+never on the event loop) and (async) generator functions are detected.
+
+Request context for rules (``context.role == "clinician"``): ``wrap(fn, context={...})``
+(a mapping, or a callable returning one, evaluated per call), and per call the keyword
+``policy_context={...}``, which is popped before ``fn`` is called and overrides the
+wrap-level context key by key.
+
+If ``fn`` raises, the exception propagates unchanged and the decision log records the
+call's input decisions with ``"outcome": "error"`` (never ``"allowed"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Mapping
+
+from policylang.decision import Decision
+from policylang.errors import Refused
+from policylang.middleware.log import CallLog, as_log
+from policylang.middleware.messages import acheck_messages, check_messages, is_messages
+from policylang.middleware.streaming import AsyncGuardedStream, GuardedStream
+
+__all__ = ["wrap"]
+
+_PROMPT_KEYWORDS = ("messages", "prompt")
+
+
+def _check_on_refuse(on_refuse) -> None:
+    if on_refuse not in ("message", "raise") and not callable(on_refuse):
+        raise ValueError('on_refuse must be "message", "raise" or a callable(decision)')
+
+
+def refusal_value(decision: Decision, on_refuse):
+    if on_refuse == "raise":
+        raise Refused(decision)
+    if callable(on_refuse):
+        return on_refuse(decision)
+    return decision.text
+
+
+def merge_context(static, per_call) -> Mapping | None:
+    base = static() if callable(static) else static
+    if per_call is None:
+        return base
+    if not isinstance(per_call, Mapping):
+        raise TypeError(f"policy_context= must be a mapping, got {type(per_call).__name__}")
+    if base is None:
+        return per_call
+    return {**base, **per_call}
+
+
+def _locate(args: tuple, kwargs: dict, prompt_arg) -> tuple[tuple[str, Any], Any]:
+    if isinstance(prompt_arg, int):
+        if len(args) > prompt_arg:
+            return ("arg", prompt_arg), args[prompt_arg]
+        for k in _PROMPT_KEYWORDS:
+            if k in kwargs:
+                return ("kw", k), kwargs[k]
+    elif prompt_arg in kwargs:
+        return ("kw", prompt_arg), kwargs[prompt_arg]
+    raise TypeError(
+        "a guarded model call needs the prompt (a str or a list of chat messages) as its first "
+        "argument or as messages=/prompt="
+    )
+
+
+def _replace(args: tuple, kwargs: dict, loc, value) -> tuple[tuple, dict]:
+    kind, key = loc
+    if kind == "arg":
+        args = args[:key] + (value,) + args[key + 1:]
+    else:
+        kwargs = {**kwargs, key: value}
+    return args, kwargs
+
+
+def _kind(value) -> str:
+    if isinstance(value, str):
+        return "text"
+    if is_messages(value):
+        return "messages"
+    raise TypeError(
+        f"a guarded model call needs a str prompt or a list of chat messages, got {type(value).__name__}"
+    )
+
+
+def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, log_text: bool = False,
+         context: Mapping | Callable[[], Mapping] | None = None, roles: Mapping[str, str | None] | None = None,
+         hold_back: int | None = None, global_rules: str = "buffer", prompt_arg: int | str = 0):
+    """Guard ``fn`` (see the module docstring); usable as ``@guard.wrap`` or ``@guard.wrap(...)``."""
+    _check_on_refuse(on_refuse)
+    if global_rules not in ("buffer", "end"):
+        raise ValueError('global_rules must be "buffer" or "end"')
+    if fn is None:
+        return functools.partial(wrap, guard, on_refuse=on_refuse, log=log, log_text=log_text, context=context,
+                                 roles=roles, hold_back=hold_back, global_rules=global_rules, prompt_arg=prompt_arg)
+    if not callable(fn):
+        raise TypeError(f"guard.wrap() needs a callable, got {type(fn).__name__}")
+    dlog = as_log(log, log_text)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    stream_opts = dict(on_refuse=on_refuse, hold_back=hold_back, global_rules=global_rules)
+
+    def output_sync(result, ctx, cl: CallLog):
+        if isinstance(result, str):
+            d = guard.check(result, "output", ctx)
+            cl.add(d, result, "output")
+            if d.refused:
+                cl.finish("refused")
+                return refusal_value(d, on_refuse)
+            cl.finish("allowed")
+            return d.text
+        return output_other(result, ctx, cl, guard.check)
+
+    async def output_async(result, ctx, cl: CallLog):
+        if isinstance(result, str):
+            d = await guard.acheck(result, "output", ctx)
+            cl.add(d, result, "output")
+            if d.refused:
+                cl.finish("refused")
+                return refusal_value(d, on_refuse)
+            cl.finish("allowed")
+            return d.text
+        if isinstance(result, Mapping) and isinstance(result.get("content"), str):
+            d = await guard.acheck(result["content"], "output", ctx)
+            return message_result(result, d, cl)
+        return output_other(result, ctx, cl, guard.check)
+
+    def message_result(result, d: Decision, cl: CallLog):
+        cl.add(d, result["content"], "output.content")
+        out = dict(result)
+        if d.refused:
+            cl.finish("refused")
+            value = refusal_value(d, on_refuse)
+            if not isinstance(value, str):
+                return value
+            out["content"] = value
+            return out
+        cl.finish("allowed")
+        out["content"] = d.text
+        return out
+
+    def output_other(result, ctx, cl: CallLog, check):
+        if result is None:
+            cl.finish("allowed")
+            return None
+        if isinstance(result, Mapping) and isinstance(result.get("content"), str):
+            return message_result(result, check(result["content"], "output", ctx), cl)
+        if hasattr(result, "__aiter__"):
+            return AsyncGuardedStream(guard, result, context=ctx, calllog=cl, call=name, **stream_opts)
+        if hasattr(result, "__next__") and not isinstance(result, (str, bytes, bytearray, Mapping)):
+            return GuardedStream(guard, result, context=ctx, calllog=cl, call=name, **stream_opts)
+        cl.finish("error", {"error": "TypeError"})
+        raise TypeError(
+            f"guard.wrap: {name} returned {type(result).__name__}; a guarded model call must return a str, "
+            "a message dict with a str 'content', None, or an (async) iterator of str chunks"
+        )
+
+    def check_input_sync(args, kwargs, ctx, cl: CallLog):
+        loc, value = _locate(args, kwargs, prompt_arg)
+        if _kind(value) == "text":
+            d = guard.check(value, "input", ctx)
+            cl.add(d, value, "input")
+            if d.refused:
+                return d, args, kwargs
+            new = d.text
+        else:
+            mc = check_messages(guard, value, ctx, roles)
+            cl.extend(mc.entries())
+            if mc.refusal is not None:
+                return mc.refusal, args, kwargs
+            new = mc.messages
+        args, kwargs = _replace(args, kwargs, loc, new)
+        return None, args, kwargs
+
+    async def check_input_async(args, kwargs, ctx, cl: CallLog):
+        loc, value = _locate(args, kwargs, prompt_arg)
+        if _kind(value) == "text":
+            d = await guard.acheck(value, "input", ctx)
+            cl.add(d, value, "input")
+            if d.refused:
+                return d, args, kwargs
+            new = d.text
+        else:
+            mc = await acheck_messages(guard, value, ctx, roles)
+            cl.extend(mc.entries())
+            if mc.refusal is not None:
+                return mc.refusal, args, kwargs
+            new = mc.messages
+        args, kwargs = _replace(args, kwargs, loc, new)
+        return None, args, kwargs
+
+    def call_fn(args, kwargs, cl: CallLog):
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            cl.finish("error", {"error": type(exc).__name__})
+            raise
+
+    if inspect.isasyncgenfunction(fn):
+        @functools.wraps(fn)
+        def agen_wrapper(*args, **kwargs):
+            ctx = merge_context(context, kwargs.pop("policy_context", None))
+            cl = CallLog(dlog, name)
+
+            async def input_check():
+                refused, a, kw = await check_input_async(args, kwargs, ctx, cl)
+                if refused is not None:
+                    return refused, None
+                return None, call_fn(a, kw, cl)
+
+            return AsyncGuardedStream(guard, None, input_check=input_check, context=ctx, calllog=cl, call=name,
+                                      **stream_opts)
+
+        return agen_wrapper
+
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            ctx = merge_context(context, kwargs.pop("policy_context", None))
+            cl = CallLog(dlog, name)
+            refused, args, kwargs = await check_input_async(args, kwargs, ctx, cl)
+            if refused is not None:
+                cl.finish("refused")
+                return refusal_value(refused, on_refuse)
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                cl.finish("error", {"error": type(exc).__name__})
+                raise
+            return await output_async(result, ctx, cl)
+
+        return async_wrapper
+
+    is_gen = inspect.isgeneratorfunction(fn)
+
+    @functools.wraps(fn)
+    def sync_wrapper(*args, **kwargs):
+        ctx = merge_context(context, kwargs.pop("policy_context", None))
+        cl = CallLog(dlog, name)
+        refused, args, kwargs = check_input_sync(args, kwargs, ctx, cl)
+        if refused is not None:
+            if is_gen and on_refuse == "message":
+                gs = GuardedStream(guard, (), context=ctx, calllog=cl, call=name, **stream_opts)
+                gs._refused_early = refused
+                return gs
+            cl.finish("refused")
+            return refusal_value(refused, on_refuse)
+        result = call_fn(args, kwargs, cl)
+        return output_sync(result, ctx, cl)
+
+    return sync_wrapper
