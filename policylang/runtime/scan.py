@@ -9,8 +9,9 @@ appends ``(id, start, end)`` to a list, and return ``[]`` at once when nothing f
 texts with hits pay for dedupe, offset mapping and (for the specs that need it) regex work.
 
 Offsets: Hyperscan reports UTF-8 byte offsets; hits carry code-point offsets into the
-``str``. Pure-ASCII text (``len(bytes) == len(str)``) needs no mapping; otherwise a few
-offsets are mapped by decoding the prefix, many by a numpy count of UTF-8 lead bytes.
+``str``. Pure-ASCII text (``len(bytes) == len(str)``) needs no mapping; otherwise the
+UTF-8 lead bytes before each offset are counted (``bytes.translate`` deleting continuation
+bytes, one pass over the prefix, for up to 64 offsets; a numpy cumulative sum beyond).
 Lone surrogates are encoded as U+FFFD (3 bytes, one character) so that Hyperscan always
 sees valid UTF-8 (invalid UTF-8 is undefined behaviour for ``HS_FLAG_UTF8``) and the
 character count is kept.
