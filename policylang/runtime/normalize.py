@@ -1,0 +1,907 @@
+"""Text normalization with an offset map back to the original text.
+
+Before matching, text is normalized as the policy declares
+(``normalize nfkc, invisible, confusables``) so that obfuscated attacks and PII
+still match. Every span a user sees is a code-point index into the ORIGINAL
+text: :meth:`NormalizedText.to_original` maps a span of ``.text`` back.
+
+Steps always apply in this order, whatever order a policy names them in::
+
+    invisible -> nfkc -> confusables -> leetspeak -> base64 / hex (appended)
+
+- ``invisible``: removes zero-width characters, soft hyphen, bidi controls,
+  tag characters, variation selectors and every other format (Cf) or
+  default-ignorable code point. Removed characters vanish from ``.text``.
+- ``nfkc``: Unicode NFKC (``unicodedata``). One character may become several
+  ("ﬁ" -> "fi") and combining sequences may merge ("e\\u0301" -> "é"); each
+  output character maps back to the smallest source range that produced it.
+- ``confusables``: folds characters whose UTS #39 prototype is ASCII to that
+  ASCII form (Cyrillic "а" -> "a", "ℯ" -> "e"), and decimal digits of any
+  script to ASCII digits. Data: ``data/confusables_ascii.txt``.
+- ``leetspeak``: 0->o 1->i 3->e 4->a 5->s 7->t @->a $->s, only inside tokens
+  that also contain a letter ("p4ssw0rd" -> "password", "2024" stays).
+- ``base64`` / ``hex``: embedded blobs that decode to printable UTF-8 text are
+  decoded and APPENDED to ``.text`` after a "\\n"; the blob stays in place too.
+  Every character of a decoded segment maps to the blob's whole span. Blobs are
+  found in the text as it was before ``leetspeak`` (which would corrupt them),
+  and decoded text goes through the other declared steps.
+
+Cost model: ``Normalizer.__call__`` computes only ``.text`` (C-speed string
+operations; plain ASCII with the default steps returns at once). The
+per-character offset map is built lazily, with numpy, on the first
+``to_original`` call that needs it, so texts without hits never pay for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import difflib
+import re
+import threading
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+__all__ = ["STEPS", "DEFAULT_STEPS", "UnknownStep", "Normalizer", "NormalizedText"]
+
+STEPS: tuple[str, ...] = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex")
+DEFAULT_STEPS: tuple[str, ...] = ("nfkc", "invisible")
+
+# Order in which steps are applied (and the canonical order of Normalizer.steps).
+_ORDER: tuple[str, ...] = ("invisible", "nfkc", "confusables", "leetspeak", "base64", "hex")
+
+_INVISIBLE, _NFKC, _CONFUSABLES, _LEET, _B64, _HEX = (1 << i for i in range(6))
+_FLAG = {"invisible": _INVISIBLE, "nfkc": _NFKC, "confusables": _CONFUSABLES,
+         "leetspeak": _LEET, "base64": _B64, "hex": _HEX}
+# Steps that never change a pure-ASCII text.
+_ASCII_INERT = _INVISIBLE | _NFKC | _CONFUSABLES
+_PRE = _INVISIBLE | _NFKC | _CONFUSABLES  # steps with a per-character offset map
+
+# Limits on blob decoding, so that a huge text cannot blow up.
+MAX_BLOBS = 16
+MAX_DECODED_CHARS = 64 * 1024
+MAX_BLOB_ATTEMPTS = 512
+MIN_BLOB_LEN = 16
+PRINTABLE_RATIO = 0.9
+
+
+class UnknownStep(ValueError):
+    """A normalization step name that does not exist."""
+
+    def __init__(self, step: str):
+        self.step = step
+        self.known = STEPS
+        msg = f"unknown normalization step `{step}`"
+        close = difflib.get_close_matches(str(step), STEPS, n=1)
+        if close:
+            msg += f": did you mean `{close[0]}`?"
+        else:
+            msg += f": use one of {', '.join(STEPS)}"
+        super().__init__(msg)
+
+
+# --------------------------------------------------------------------------- invisible
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt) united with General
+# Category Cf, as of Unicode 15.1. Tag characters U+E0000..E007F and the variation
+# selectors (U+FE00..FE0F, U+E0100..E01EF, Mongolian U+180B..180F) are included.
+_INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),    # soft hyphen
+    (0x034F, 0x034F),    # combining grapheme joiner
+    (0x0600, 0x0605),    # Arabic number signs (Cf)
+    (0x061C, 0x061C),    # Arabic letter mark
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x115F, 0x1160),    # Hangul fillers
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),    # Mongolian free variation selectors, vowel separator
+    (0x200B, 0x200F),    # ZWSP, ZWNJ, ZWJ, LRM, RLM
+    (0x202A, 0x202E),    # bidi embeddings and overrides
+    (0x2060, 0x206F),    # word joiner, invisible operators, bidi isolates, deprecated
+    (0x3164, 0x3164),    # Hangul filler
+    (0xFE00, 0xFE0F),    # variation selectors
+    (0xFEFF, 0xFEFF),    # BOM / ZWNBSP
+    (0xFFA0, 0xFFA0),    # halfwidth Hangul filler
+    (0xFFF0, 0xFFFB),    # unassigned specials + interlinear annotation controls
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),  # Egyptian hieroglyph format controls
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls
+    (0xE0000, 0xE0FFF),  # tags, variation selectors supplement, reserved
+)
+
+
+def _char_class(ranges) -> str:
+    parts = []
+    for lo, hi in ranges:
+        parts.append(re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}")
+    return "".join(parts)
+
+
+_INVISIBLE_RE = re.compile(f"[{_char_class(_INVISIBLE_RANGES)}]+")
+# Hot path: sre searches a one-character class of BMP ranges about twice as fast
+# as a class with a repeat or with astral ranges, so test the BMP and astral parts
+# separately (the astral part only when the text has astral characters).
+_INV_BMP_RE = re.compile(f"[{_char_class(r for r in _INVISIBLE_RANGES if r[1] < 0x10000)}]")
+_INV_BMP_RUN_RE = re.compile(f"[{_char_class(r for r in _INVISIBLE_RANGES if r[1] < 0x10000)}]+")
+_INV_AST_RE = re.compile(f"[{_char_class(r for r in _INVISIBLE_RANGES if r[0] >= 0x10000)}]+")
+
+
+def _has_astral(t: str) -> bool:
+    return len(t.encode("utf-16-le", "surrogatepass")) != 2 * len(t)
+
+
+def _strip_invisible(t: str, astral: bool) -> str:
+    m = _INV_BMP_RE.search(t)
+    if m is not None:
+        pieces = []
+        prev = 0
+        for _ in range(8):  # a few runs: hop between them with the fast search
+            i = m.start()
+            pieces.append(t[prev:i])
+            prev = _INV_BMP_RUN_RE.match(t, i).end()
+            m = _INV_BMP_RE.search(t, prev)
+            if m is None:
+                pieces.append(t[prev:])
+                break
+        else:  # many runs: one substitution over the rest
+            pieces.append(_INV_BMP_RUN_RE.sub("", t[prev:]))
+        t = "".join(pieces)
+    if astral and _INV_AST_RE.search(t):
+        t = _INV_AST_RE.sub("", t)
+    return t
+# Sorted boundaries for a vectorized membership test: cp is invisible iff
+# searchsorted(_INVIS_BOUNDS, cp, "right") is odd.
+_INVIS_BOUNDS = np.array([x for lo, hi in _INVISIBLE_RANGES for x in (lo, hi + 1)], dtype=np.uint32)
+
+
+# --------------------------------------------------------------------------- nfkc support
+# Characters with ccc=0 that can combine with a PRECEDING character under canonical
+# composition (second element of a primary composite; Hangul V and T jamo). A
+# normalization boundary never falls before them.
+_BACKWARD_COMBINING = frozenset(
+    [0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6,
+     0x0D3E, 0x0D57, 0x0DCF, 0x0DDF, 0x0FB5, 0x0FB7, 0x102E, 0x1B35, 0x11127, 0x1133E,
+     0x11357, 0x114B0, 0x114BA, 0x114BD, 0x115AF, 0x11930]
+    + list(range(0x1161, 0x1176)) + list(range(0x11A8, 0x11C3))
+)
+
+_NFKC_CACHE: dict[str, tuple[str, bool]] = {}
+_NFKC_CACHE_MAX = 200_000
+
+
+def _nfkc_char(ch: str) -> tuple[str, bool]:
+    """(NFKC of ``ch`` alone, whether a normalization boundary is safe before ``ch``)."""
+    r = _NFKC_CACHE.get(ch)
+    if r is None:
+        nf = unicodedata.normalize("NFKC", ch)
+        nfd = unicodedata.normalize("NFKD", ch)
+        cp = ord(ch)
+        safe = (
+            unicodedata.combining(ch) == 0
+            and cp not in _BACKWARD_COMBINING
+            and (not nfd or (unicodedata.combining(nfd[0]) == 0 and ord(nfd[0]) not in _BACKWARD_COMBINING))
+        )
+        r = (nf, safe)
+        if len(_NFKC_CACHE) < _NFKC_CACHE_MAX:
+            _NFKC_CACHE[ch] = r
+    return r
+
+
+# --------------------------------------------------------------------------- confusables
+_DATA_FILE = "confusables_ascii.txt"
+
+
+def _choose_fold(src: str, proto: str, by_proto: dict[str, set[str]]) -> str | None:
+    """The ASCII string a non-ASCII ``src`` folds to, given its UTS #39 prototype.
+
+    Prototypes are skeletons, not spellings: "I", "1" and "|" all have the
+    prototype "l", "0" has "O" and "m" has "rn". So a prototype is turned back
+    into the ASCII character(s) whose own prototype it is, picked by the source
+    character's kind (capital letter -> capital, small letter -> small, number ->
+    digit, symbol -> symbol).
+    """
+    cat = unicodedata.category(src)
+    if cat[0] == "M":
+        return None  # combining marks: folding them would insert visible characters
+    nf = unicodedata.normalize("NFKC", src)
+    if nf.isascii() and nf and not (len(nf) == 1 and cat[0] == "L" and not nf.isalnum()):
+        return nf  # agree with the nfkc step where it already gives ASCII
+    cands = by_proto.get(proto)
+    if cands:
+        if len(cands) == 1:
+            return next(iter(cands))
+        name = unicodedata.name(src, "")
+        last = name.rsplit(" ", 1)[-1] if name else ""
+        if cat == "Lu" or " CAPITAL " in f" {name} ":
+            pref = {c for c in cands if c.isalpha() and c.isupper()}
+        elif cat[0] == "L":
+            pref = {c for c in cands if c.isalpha() and c.islower()}
+        elif cat[0] == "N":
+            pref = {c for c in cands if c.isdigit()}
+        else:
+            pref = {c for c in cands if not c.isalnum()}
+        if len(last) == 1 and last in pref:
+            return last
+        if len(pref) == 1:
+            return next(iter(pref))
+        if cat[0] == "L" and not pref:
+            return None  # a letter whose look-alikes are all punctuation: leave it
+        pool = pref or cands
+        return proto if proto in pool else min(pool)
+    # Multi-character prototype with no single-character equivalent.
+    if cat[0] == "L":
+        return proto if proto.isalpha() else None  # "æ" -> "ae", but not "Ɓ" -> "'B"
+    if cat[0] in "PS" and not any(c.isalnum() for c in proto):
+        return proto  # "≪" -> "<<"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _load_fold_table() -> dict[int, str]:
+    """``{code point: ASCII replacement}`` for the confusables step (loaded once, lazily)."""
+    raw = resources.files("policylang.runtime").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+    rows: list[tuple[str, str]] = []
+    for line in raw.splitlines():
+        body = line.split("#", 1)[0].strip()
+        if not body:
+            continue
+        fields = [f.strip() for f in body.split(";")]
+        if len(fields) < 2:
+            continue
+        src = "".join(chr(int(h, 16)) for h in fields[0].split())
+        proto = "".join(chr(int(h, 16)) for h in fields[1].split())
+        if len(src) == 1 and proto.isascii():
+            rows.append((src, proto))
+    ascii_proto = {s: p for s, p in rows if s.isascii()}
+    by_proto: dict[str, set[str]] = {}
+    for i in range(0x20, 0x7F):
+        c = chr(i)
+        by_proto.setdefault(ascii_proto.get(c, c), set()).add(c)
+    table: dict[int, str] = {}
+    for src, proto in rows:
+        if src.isascii():
+            continue
+        target = _choose_fold(src, proto, by_proto)
+        if target is not None and target != src:
+            table[ord(src)] = target
+    # Decimal digits of every script fold to ASCII digits (so "٤١١١ ..." is a card
+    # number), overriding look-alike letters ("٥" looks like "o" but means 5).
+    for cp in _decimal_digit_codepoints():
+        table[cp] = str(unicodedata.decimal(chr(cp)))
+    return table
+
+
+def _decimal_digit_codepoints() -> list[int]:
+    out = []
+    # Nd characters live in a few planes; scan the BMP and the SMP only.
+    for cp in range(0x80, 0x20000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        if unicodedata.category(chr(cp)) == "Nd":
+            out.append(cp)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _fold_res() -> tuple[re.Pattern, re.Pattern]:
+    """(BMP, astral) one-character classes of the characters the confusables step folds."""
+    table = _load_fold_table()
+    ranges: list[tuple[int, int]] = []
+    for cp in sorted(table):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    bmp = [r for r in ranges if r[1] < 0x10000]
+    ast = [r for r in ranges if r[0] >= 0x10000]
+    return re.compile(f"[{_char_class(bmp)}]"), re.compile(f"[{_char_class(ast)}]")
+
+
+def _has_foldable(t: str, astral: bool) -> bool:
+    bmp, ast = _fold_res()
+    return bmp.search(t) is not None or (astral and ast.search(t) is not None)
+
+
+@lru_cache(maxsize=1)
+def _fold_chartable() -> "_CharTable":
+    return _CharTable(_load_fold_table(), dense=True)
+
+
+# --------------------------------------------------------------------------- leetspeak
+_LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_TABLE_NO_AT = {k: v for k, v in _LEET_TABLE.items() if k != ord("@")}
+# A token (run of word characters, @ and $) that contains both a letter and a leet character.
+_LEET_RE = re.compile(r"(?<![\w@$])(?=[\w@$]*?[013457@$])(?=[\w@$]*?[^\W\d_])[\w@$]+")
+
+
+def _leet(text: str) -> str:
+    if not _LEET_RE.search(text):
+        return text
+
+    def repl(m: re.Match) -> str:
+        tok = m.group()
+        end = m.end()
+        # "user@example.com": keep the @ of what looks like an e-mail address.
+        if "@" in tok and text[end:end + 1] == "." and text[end + 1:end + 2].isalnum():
+            return tok.translate(_LEET_TABLE_NO_AT)
+        return tok.translate(_LEET_TABLE)
+
+    return _LEET_RE.sub(repl, text)
+
+
+# --------------------------------------------------------------------------- base64 / hex
+_B64_RE = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d,}(?:={1,2})?(?![A-Za-z0-9+/=_\-])" % (MIN_BLOB_LEN - 2))
+_HEX_RE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){%d,}(?![0-9A-Fa-f])" % (MIN_BLOB_LEN // 2))
+
+
+def _printable_enough(s: str) -> bool:
+    if len(s) < 4:
+        return False
+    good = sum(1 for c in s if c.isprintable() or c in "\t\n\r")
+    return good >= PRINTABLE_RATIO * len(s) and any(c.isalnum() for c in s)
+
+
+def _utf8_prefix(data: bytes) -> str | None:
+    """Decode ``data`` as UTF-8, allowing only a truncated final sequence."""
+    try:
+        return codecs.getincrementaldecoder("utf-8")("strict").decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_b64(run: str, budget: int) -> str | None:
+    if len(run) < MIN_BLOB_LEN:
+        return None
+    body = run.rstrip("=")
+    npad = len(run) - len(body)
+    if npad and (len(body) + npad) % 4:
+        return None  # wrong padding
+    has_std = "+" in body or "/" in body
+    has_url = "-" in body or "_" in body
+    if has_std and has_url:
+        return None
+    if len(body) % 4 == 1:
+        return None
+    limit = (budget * 4 // 3 + 4) // 4 * 4  # never decode much more than the budget
+    truncated = len(body) > limit
+    if truncated:
+        body = body[:limit]
+    body += "=" * (-len(body) % 4)
+    try:
+        if has_url:
+            data = base64.urlsafe_b64decode(body)
+        else:
+            data = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    s = _utf8_prefix(data)
+    if s is None or not _printable_enough(s):
+        return None
+    return s[:budget]
+
+
+def _decode_hex(run: str, budget: int) -> str | None:
+    limit = budget * 2
+    if len(run) > limit:
+        run = run[:limit]
+    try:
+        data = bytes.fromhex(run)
+    except ValueError:
+        return None
+    s = _utf8_prefix(data)
+    if s is None or not _printable_enough(s):
+        return None
+    return s[:budget]
+
+
+def _find_blobs(text: str, flags: int) -> list[tuple[int, int, str]]:
+    """``[(start, end, decoded)]`` for blobs of ``text`` that decode to text, in order."""
+    found: list[tuple[int, int, str]] = []
+    budget = MAX_DECODED_CHARS
+    attempts = 0
+    candidates: list[tuple[int, int, str, object]] = []
+    for flag, rx, dec in ((_B64, _B64_RE, _decode_b64), (_HEX, _HEX_RE, _decode_hex)):
+        if not flags & flag:
+            continue
+        for m in rx.finditer(text):
+            candidates.append((m.start(), m.end(), m.group(), dec))
+            if len(candidates) >= 2 * MAX_BLOB_ATTEMPTS:
+                break
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    seen: set[tuple[int, int]] = set()
+    for start, end, run, dec in candidates:
+        if len(found) >= MAX_BLOBS or budget <= 0 or attempts >= MAX_BLOB_ATTEMPTS:
+            break
+        if (start, end) in seen:
+            continue
+        attempts += 1
+        s = dec(run, budget)  # type: ignore[operator]
+        if s:
+            seen.add((start, end))
+            found.append((start, end, s))
+            budget -= len(s)
+    return found
+
+
+# --------------------------------------------------------------------------- text-only pipeline
+def _pre_text(text: str, flags: int) -> str:
+    """``text`` after invisible, nfkc and confusables (the steps with an offset map)."""
+    t = text
+    if t.isascii():
+        return t
+    astral = _has_astral(t)
+    if flags & _INVISIBLE:
+        t = _strip_invisible(t, astral)
+    if flags & _NFKC and not unicodedata.is_normalized("NFKC", t):
+        t = unicodedata.normalize("NFKC", t)
+        astral = _has_astral(t)
+    if flags & _CONFUSABLES and not t.isascii() and _has_foldable(t, astral):
+        t = _fold_chartable().translate(t)
+    return t
+
+
+def _text_only(text: str, flags: int) -> str:
+    t = _pre_text(text, flags)
+    if flags & _LEET:
+        t = _leet(t)
+    return t
+
+
+# --------------------------------------------------------------------------- offset maps
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _index_dtype(n: int):
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+_LUT_SIZE = 0x110000
+_LUT_MIN_TEXT = 1 << 16  # texts at least this long look characters up in a dense table
+
+
+class _CharTable:
+    """A per-character replacement table ``{code point: str}`` applied with numpy.
+
+    ``str.translate`` with a dict costs ~100 ns a character on non-Latin-1 text;
+    this does the lookup as one gather and builds the output from code points.
+    """
+
+    __slots__ = ("table", "keys", "lens", "flat", "val_off", "_lut")
+
+    def __init__(self, table: dict[int, str], dense: bool = False):
+        self.table = table
+        ks = sorted(table)
+        self.keys = np.array(ks, dtype=np.uint32)
+        vals = [table[k] for k in ks]
+        self.lens = np.array([len(v) for v in vals], dtype=np.int64)
+        self.flat = _codepoints("".join(vals)).astype(np.uint32)
+        self.val_off = np.zeros(len(ks), dtype=np.int64)
+        if len(ks) > 1:
+            np.cumsum(self.lens[:-1], out=self.val_off[1:])
+        self._lut = self._make_lut() if dense else None
+
+    def _make_lut(self) -> np.ndarray:
+        lut = np.full(_LUT_SIZE, -1, dtype=np.int32)
+        lut[self.keys] = np.arange(len(self.keys), dtype=np.int32)
+        return lut
+
+    def lookup(self, cp: np.ndarray) -> np.ndarray:
+        """Index of each code point's entry, or -1."""
+        if len(self.keys) == 0:
+            return np.full(len(cp), -1, dtype=np.int64)
+        lut = self._lut
+        if lut is None and len(cp) >= _LUT_MIN_TEXT:
+            lut = self._make_lut()
+        if lut is not None:
+            return lut[cp]
+        idx = np.searchsorted(self.keys, cp)
+        np.minimum(idx, len(self.keys) - 1, out=idx)
+        idx[self.keys[idx] != cp] = -1
+        return idx
+
+    def counts(self, idx: np.ndarray) -> np.ndarray:
+        """Output length of each input character."""
+        counts = np.ones(len(idx), dtype=np.int64)
+        hit = idx >= 0
+        counts[hit] = self.lens[idx[hit]]
+        return counts
+
+    def apply(self, cp: np.ndarray, idx: np.ndarray, counts: np.ndarray) -> str:
+        """The text with every table character replaced."""
+        out = np.repeat(cp, counts)
+        pos = np.flatnonzero(idx >= 0)
+        if len(pos):
+            k = idx[pos]
+            ln = self.lens[k]
+            total = int(ln.sum())
+            if total:
+                off = np.cumsum(counts) - counts
+                firsts = np.cumsum(ln) - ln
+                within = np.arange(total, dtype=np.int64) - np.repeat(firsts, ln)
+                out[np.repeat(off[pos], ln) + within] = self.flat[np.repeat(self.val_off[k], ln) + within]
+        return out.astype("<u4", copy=False).tobytes().decode("utf-32-le", "surrogatepass")
+
+    def translate(self, t: str) -> str:
+        """``t.translate(table)``, with numpy for long texts."""
+        if len(t) < _LUT_MIN_TEXT:
+            return t.translate(self.table)
+        cp = _codepoints(t)
+        idx = self.lookup(cp)
+        return self.apply(cp, idx, self.counts(idx))
+
+
+def _expand(counts: np.ndarray, hi_in: np.ndarray | None = None):
+    """Per-output (lo, hi) input ranges from per-input output counts."""
+    n = len(counts)
+    dt = _index_dtype(n + 1)
+    ar = np.arange(n, dtype=dt)
+    lo = np.repeat(ar, counts)
+    if hi_in is None:
+        hi = lo + 1
+    else:
+        hi = np.repeat(hi_in.astype(dt, copy=False), counts)
+    return lo, hi
+
+
+_NFKC_FALLBACKS = 0  # times the chunked NFKC map disagreed with unicodedata (tests watch it)
+
+# Separators for normalizing many chunks in one C call: noncharacters, then private
+# use characters. Each is NFKC-stable, a starter, and composes with nothing.
+_SEPARATORS = tuple(range(0xFDD0, 0xFDF0)) + (0xFFFE, 0xFFFF) + tuple(range(0xE000, 0xE100))
+
+
+def _nfkc_segments(t: str, cp: np.ndarray, in_b: np.ndarray) -> tuple[str, np.ndarray]:
+    """NFKC of each segment ``t[in_b[k]:in_b[k+1]]``: (joined output, output bounds)."""
+    nseg = len(in_b) - 1
+    sep = next((c for c in _SEPARATORS if chr(c) not in t), None)
+    if sep is not None:
+        # One C call: separators at the segment bounds keep the segments apart.
+        with_sep = np.insert(cp, in_b[1:-1], np.uint32(sep))
+        joined = unicodedata.normalize("NFKC", with_sep.tobytes().decode("utf-32-le", "surrogatepass"))
+        ocp = _codepoints(joined)
+        at = np.flatnonzero(ocp == sep)
+        if len(at) == nseg - 1:
+            out_b = np.empty(nseg + 1, dtype=np.int64)
+            out_b[0] = 0
+            out_b[1:-1] = at - np.arange(nseg - 1)
+            out_b[-1] = len(ocp) - (nseg - 1)
+            return joined.replace(chr(sep), ""), out_b
+    outs = [unicodedata.normalize("NFKC", t[a:b]) for a, b in zip(in_b[:-1].tolist(), in_b[1:].tolist())]
+    out_b = np.zeros(nseg + 1, dtype=np.int64)
+    np.cumsum([len(o) for o in outs], out=out_b[1:])
+    return "".join(outs), out_b
+
+
+def _nfkc_map_chunked(t: str, cp: np.ndarray, safe: np.ndarray, expected: str,
+                      table: dict[int, str]):
+    """NFKC map given where normalization boundaries are (``safe[i]``: one before ``t[i]``).
+
+    A chunk runs from one boundary to the next. One-character chunks normalize
+    on their own (``table``: per-character NFKC) and map character by character.
+    Longer chunks (a starter and the marks that follow it) are normalized as a
+    whole, all of them in one C call; one whose output equals its input maps
+    character by character, any other maps each output character to the whole
+    chunk. Returns ``None`` when the result disagrees with ``expected``.
+    """
+    n = len(t)
+    ct = _CharTable(table)
+    idx = ct.lookup(cp)
+    counts = ct.counts(idx)
+    starts = np.flatnonzero(safe)
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1] = n
+    multi = (ends - starts) > 1
+    if not multi.any():
+        if int(counts.sum()) != len(expected) or ct.apply(cp, idx, counts) != expected:
+            return None
+        lo, hi = _expand(counts)
+        return expected, lo, hi
+    ma, mb = starts[multi], ends[multi]
+    mark = np.zeros(n + 1, dtype=bool)
+    mark[[0, n]] = True
+    mark[ma] = True
+    mark[mb] = True
+    in_b = np.flatnonzero(mark)
+    out, out_b = _nfkc_segments(t, cp, in_b)
+    if out != expected:
+        return None
+    nseg = len(in_b) - 1
+    in_len = np.diff(in_b)
+    out_len = np.diff(out_b)
+    mark[:] = False
+    mark[ma] = True
+    seg_multi = mark[in_b[:-1]]
+    # Runs of one-character chunks: their per-character lengths must add up.
+    seg_counts = np.add.reduceat(counts, in_b[:-1])
+    if np.any(seg_counts[~seg_multi] != out_len[~seg_multi]):
+        return None
+    # Long chunks: unchanged (same length, same characters) or collapsed.
+    seg_of = np.repeat(np.arange(nseg), in_len)
+    cand = seg_multi & (in_len == out_len)
+    ident = cand.copy()
+    where = np.flatnonzero(cand[seg_of])
+    if len(where):
+        ocp = _codepoints(out)
+        sg = seg_of[where]
+        opos = out_b[sg] + (where - in_b[sg])
+        bad = where[cp[where] != ocp[opos]]
+        ident[seg_of[bad]] = False
+    collapse = seg_multi & ~ident
+    counts[ident[seg_of]] = 1
+    counts[collapse[seg_of]] = 0
+    cs = np.flatnonzero(collapse)
+    counts[in_b[cs]] = out_len[cs]
+    hi_in = np.arange(1, n + 1, dtype=np.int64)
+    hi_in[in_b[cs]] = in_b[cs + 1]
+    if int(counts.sum()) != len(out):  # pragma: no cover - defensive
+        return None
+    lo, hi = _expand(counts, hi_in)
+    return out, lo, hi
+
+
+def _nfkc_map(t: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """NFKC of ``t`` with per-output-character input ranges ``[lo, hi)``."""
+    global _NFKC_FALLBACKS
+    n = len(t)
+    cp = _codepoints(t)
+    expected = unicodedata.normalize("NFKC", t)
+    nonascii = cp[cp >= 0x80]
+    if len(nonascii) > 4096:
+        present = np.zeros(0x110000, dtype=bool)
+        present[nonascii] = True
+        distinct = np.flatnonzero(present)
+    else:
+        distinct = np.unique(nonascii)
+    table: dict[int, str] = {}
+    unsafe: list[int] = []
+    for u in distinct.tolist():
+        ch = chr(u)
+        nf, ok = _nfkc_char(ch)
+        if nf != ch:
+            table[u] = nf
+        if not ok:
+            unsafe.append(u)
+    safe = ~np.isin(cp, np.array(unsafe, dtype=np.uint32)) if unsafe else np.ones(n, dtype=bool)
+    safe[0] = True
+    r = _nfkc_map_chunked(t, cp, safe, expected, table)
+    if r is not None:
+        return r
+    _NFKC_FALLBACKS += 1
+    # Should not happen: a boundary before an ASCII character is always safe.
+    safe = cp < 0x80
+    safe[0] = True
+    r = _nfkc_map_chunked(t, cp, safe, expected, table)
+    if r is not None:
+        return r
+    _NFKC_FALLBACKS += 1
+    m = len(expected)  # last resort: correct text, coarse map
+    dt = _index_dtype(n + 1)
+    return expected, np.zeros(m, dtype=dt), np.full(m, n, dtype=dt)
+
+
+def _build_map(original: str, flags: int) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+    """The pre-leetspeak main text with per-character original ranges ``[S, E)``.
+
+    ``S``/``E`` are ``None`` when the map is the identity. Both are
+    non-decreasing, so a span ``[i, j)`` maps to ``[S[i], E[j-1])``.
+    """
+    t = original
+    S = E = None
+    if flags & _INVISIBLE and _INVISIBLE_RE.search(t):
+        cp = _codepoints(t)
+        invis = (np.searchsorted(_INVIS_BOUNDS, cp, side="right") & 1).astype(bool)
+        keep = np.flatnonzero(~invis).astype(_index_dtype(len(t) + 1))
+        t = _INVISIBLE_RE.sub("", t)
+        S, E = keep, keep + 1
+    if flags & _NFKC and not unicodedata.is_normalized("NFKC", t):
+        t, lo, hi = _nfkc_map(t)
+        if S is None:
+            S, E = lo, hi
+        else:
+            S, E = S[lo], E[hi - 1]
+    if flags & _CONFUSABLES and not t.isascii() and _has_foldable(t, _has_astral(t)):
+        cp = _codepoints(t)
+        ct = _fold_chartable()
+        idx = ct.lookup(cp)
+        counts = ct.counts(idx)
+        t = ct.apply(cp, idx, counts)
+        lo, hi = _expand(counts)
+        if S is None:
+            S, E = lo, hi
+        else:
+            S, E = S[lo], E[hi - 1]
+    return t, S, E
+
+
+# --------------------------------------------------------------------------- results
+class NormalizedText:
+    """The text the scanner sees, and the way back to the original.
+
+    ``text`` is the normalized main text, followed by one ``"\\n" + decoded``
+    segment per decoded base64/hex blob. ``identity`` is true when ``text`` is
+    ``original`` and every span maps to itself.
+    """
+
+    __slots__ = ("original", "text", "identity", "_flags", "_main_len", "_segments",
+                 "_S", "_E", "_map_ready", "_lock")
+
+    def __init__(self, original: str, text: str, identity: bool, flags: int = 0,
+                 main_len: int = -1, segments: tuple = ()):
+        self.original = original
+        self.text = text
+        self.identity = identity
+        self._flags = flags
+        self._main_len = len(text) if main_len < 0 else main_len
+        # (text start, text end, main start, main end) per decoded segment; the
+        # separator before each segment maps to nothing.
+        self._segments = segments
+        self._S = None
+        self._E = None
+        self._map_ready = identity
+        self._lock = None
+
+    def __repr__(self) -> str:
+        return f"NormalizedText(text={self.text!r}, identity={self.identity})"
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @property
+    def main_length(self) -> int:
+        """Length of the normalized main text; decoded segments (if any) follow it."""
+        return len(self.text) if self.identity else self._main_len
+
+    # -- map -----------------------------------------------------------------
+    def _ensure_map(self) -> None:
+        if self._map_ready:
+            return
+        if self._lock is None:
+            self._lock = threading.Lock()
+        with self._lock:
+            if self._map_ready:
+                return
+            main, S, E = _build_map(self.original, self._flags & _PRE)
+            if len(main) != self._main_len:  # pragma: no cover - defensive
+                n = len(self.original)
+                dt = _index_dtype(n + 1)
+                S = np.zeros(self._main_len, dtype=dt)
+                E = np.full(self._main_len, n, dtype=dt)
+            self._S, self._E = S, E
+            self._map_ready = True
+
+    def _main_pos(self, k: int) -> int:
+        """Original position of the boundary before main-text character ``k``."""
+        S = self._S
+        if S is None:
+            return k
+        if k < self._main_len:
+            return int(S[k])
+        return int(self._E[k - 1]) if k > 0 else 0
+
+    def _main_span(self, i: int, j: int) -> tuple[int, int]:
+        if self._S is None:
+            return i, j
+        return int(self._S[i]), int(self._E[j - 1])
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map ``[start, end)`` of ``.text`` to the smallest covering span of ``.original``.
+
+        Out-of-range bounds are clamped; ``end < start`` is treated as an empty
+        span at ``start``. An empty span maps to an empty span at the original
+        position of that boundary.
+        """
+        m = len(self.text)
+        start = 0 if start < 0 else (m if start > m else start)
+        end = start if end < start else (m if end > m else end)
+        if self.identity:
+            return start, end
+        self._ensure_map()
+        main_len = self._main_len
+        if end <= main_len:
+            if start == end:
+                p = self._main_pos(start)
+                return p, p
+            return self._main_span(start, end)
+        # The span reaches into the decoded segments.
+        n = len(self.original)
+        if start == end:
+            for ts, te, ms, me in self._segments:
+                if ts <= start < te:
+                    p = self._main_span(ms, me)[0]
+                    return p, p
+            return n, n
+        lo, hi = n + 1, -1
+        if start < main_len:
+            lo, hi = self._main_span(start, main_len)
+        for ts, te, ms, me in self._segments:
+            if ts < end and start < te:
+                a, b = self._main_span(ms, me)
+                lo = a if a < lo else lo
+                hi = b if b > hi else hi
+        if hi < 0:  # only separators
+            return n, n
+        return lo, hi
+
+    def segment_of(self, pos: int) -> int | None:
+        """Index of the decoded segment holding ``.text[pos]``, or ``None`` for the main text."""
+        if self.identity or pos < self._main_len:
+            return None
+        starts = [s[0] for s in self._segments]
+        i = bisect_right(starts, pos) - 1
+        if i >= 0 and self._segments[i][0] <= pos < self._segments[i][1]:
+            return i
+        return None
+
+
+_new = object.__new__
+
+
+@dataclass(frozen=True, slots=True)
+class Normalizer:
+    """Normalizes text as a policy declares; call it on each text.
+
+    ``steps`` may be given in any order and are stored in application order
+    (see the module docstring). Unknown names raise :class:`UnknownStep`.
+    """
+
+    steps: tuple[str, ...] = DEFAULT_STEPS
+    _flags: int = field(default=0, init=False, repr=False, compare=False)
+    _ascii_inert: bool = field(default=True, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        raw = self.steps
+        if isinstance(raw, str):
+            raw = [s for s in (p.strip() for p in raw.split(",")) if s]
+        flags = 0
+        for s in raw:
+            f = _FLAG.get(s) if isinstance(s, str) else None
+            if f is None:
+                raise UnknownStep(s)
+            flags |= f
+        object.__setattr__(self, "steps", tuple(s for s in _ORDER if flags & _FLAG[s]))
+        object.__setattr__(self, "_flags", flags)
+        object.__setattr__(self, "_ascii_inert", not (flags & ~_ASCII_INERT))
+
+    def __call__(self, text: str) -> NormalizedText:
+        if self._ascii_inert and text.isascii():
+            nt = _new(NormalizedText)
+            nt.original = nt.text = text
+            nt.identity = True
+            return nt
+        flags = self._flags
+        pre = _pre_text(text, flags)
+        main = _leet(pre) if flags & _LEET else pre
+        segments: tuple = ()
+        out = main
+        if flags & (_B64 | _HEX):
+            blobs = _find_blobs(pre, flags)
+            if blobs:
+                parts = [main]
+                pos = len(main)
+                segs = []
+                sub = flags & (_PRE | _LEET)
+                for a, b, decoded in blobs:
+                    decoded = _text_only(decoded, sub) if sub else decoded
+                    parts.append("\n")
+                    parts.append(decoded)
+                    segs.append((pos + 1, pos + 1 + len(decoded), a, b))
+                    pos += 1 + len(decoded)
+                out = "".join(parts)
+                segments = tuple(segs)
+        if not segments and pre == text and main == text:
+            return NormalizedText(text, text, True)
+        nt = NormalizedText(text, out, False, flags, len(main), segments)
+        if pre == text:  # only leetspeak or appended segments: the main map is the identity
+            nt._map_ready = True
+        return nt

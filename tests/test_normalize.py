@@ -1,0 +1,374 @@
+"""Tests for policylang.runtime.normalize: normalized text and its offset map."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policylang.runtime import normalize as nm
+from policylang.runtime.normalize import (
+    DEFAULT_STEPS,
+    STEPS,
+    NormalizedText,
+    Normalizer,
+    UnknownStep,
+)
+
+# More examples on demand: POLICYLANG_HYPOTHESIS_EXAMPLES=5000 pytest tests/test_normalize.py
+EXAMPLES = int(os.environ.get("POLICYLANG_HYPOTHESIS_EXAMPLES", "150"))
+
+ALL_COMBOS = [c for r in range(len(STEPS) + 1) for c in itertools.combinations(STEPS, r)]
+
+# Characters that exercise every step: invisible and bidi characters, combining
+# marks (incl. ones that compose with the character before), ligatures, circled
+# and fullwidth forms, Hangul jamo, Cyrillic/Greek homoglyphs, other-script
+# digits, emoji (astral), tags, separators of the NFKC fast path, a lone
+# surrogate and NUL.
+SPECIAL = [
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2066", "\u200e",
+    "\u061c", "\ufe0f", "\U000e0041", "\U000e007f", "\U000e0100", "\u034f", "\u3164",
+    "\u0301", "\u0308", "\u0327", "\u0323", "\u0345", "\u093c", "\u09be", "\u0b3e", "\u3099",
+    "\ufb01", "\ufb00", "\u2460", "\u2474", "\u2126", "\u212b", "\u1e9b", "\u0f73", "\uff9e",
+    "\uff41", "\uff29", "\uff10", "\uff76", "\u1100", "\u1161", "\u11a8", "\uac00", "\u3131",
+    "\u314f", "\u0430", "\u0456", "\u0406", "\u043e", "\u0440", "\u0435", "\u03bf", "\u039f",
+    "\u212f", "\u0665", "\u0661", "\U0001d41a", "\U0001d7cf", "\U0001f600", "\U0001f468",
+    "\u00e9", "\u00c5", "\u2028", "\u00a0", "\u3000", "\u2019", "\ufdd0", "\ue000", "\u4e2d",
+    "\ud800", "\x00",
+]
+ASCII = list("abcdefghijklmnopqrstuvwxyzABCXYZ0123457@$=+/ .,\n_-")
+
+texts = st.one_of(
+    st.lists(st.sampled_from(ASCII + SPECIAL), max_size=40).map("".join),
+    st.text(max_size=30),
+    st.lists(st.sampled_from(["aWdub3JlIHByZXZpb3Vz", "IGluc3RydWN0aW9ucw==", "69676e6f7265206d65",
+                              "p4ssw0rd", " ", "\u200b", "ｉｇｎｏｒｅ", "e\u0301", "2024"]),
+             max_size=8).map("".join),
+)
+step_sets = st.sets(st.sampled_from(STEPS)).map(tuple)
+
+
+def unchanged_runs(nt: NormalizedText):
+    """Maximal runs [i, j) of .text whose characters map 1:1 and unchanged onto contiguous originals."""
+    runs, start, prev = [], None, None
+    for k in range(len(nt.text) + 1):
+        ok = False
+        if k < len(nt.text):
+            a, b = nt.to_original(k, k + 1)
+            ok = b == a + 1 and nt.original[a] == nt.text[k]
+        if ok and start is not None and a == prev + 1:
+            prev = a
+            continue
+        if start is not None:
+            runs.append((start, k))
+        start, prev = (k, a) if ok else (None, None)
+    return runs
+
+
+# --------------------------------------------------------------------------- properties
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, steps=step_sets, data=st.data())
+def test_spans_map_inside_original_and_ordered(text, steps, data):
+    nt = Normalizer(steps)(text)
+    n, m = len(text), len(nt.text)
+    spans = [(0, m), (m, m), (0, 0)] + [(k, k + 1) for k in range(m)]
+    for _ in range(5):
+        i = data.draw(st.integers(0, m))
+        j = data.draw(st.integers(i, m))
+        spans.append((i, j))
+    for i, j in spans:
+        a, b = nt.to_original(i, j)
+        assert isinstance(a, int) and isinstance(b, int)
+        assert 0 <= a <= b <= n, (i, j, a, b)
+        if i == j:
+            assert a == b
+    # Smallest covering span: the union of the characters' own spans.
+    main = nt.main_length
+    for _ in range(3):
+        i = data.draw(st.integers(0, main))
+        j = data.draw(st.integers(i, main))
+        if i < j:
+            parts = [nt.to_original(k, k + 1) for k in range(i, j)]
+            assert nt.to_original(i, j) == (min(p[0] for p in parts), max(p[1] for p in parts))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, steps=step_sets)
+def test_unchanged_substrings_map_to_themselves(text, steps):
+    nt = Normalizer(steps)(text)
+    for i, j in unchanged_runs(nt):
+        a, b = nt.to_original(i, j)
+        assert nt.original[a:b] == nt.text[i:j]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, steps=step_sets)
+def test_identity_means_identity(text, steps):
+    nt = Normalizer(steps)(text)
+    if nt.identity:
+        assert nt.text == text
+        m = len(text)
+        for i, j in [(0, m), (0, 0), (m // 2, m), (m // 3, m // 2)]:
+            assert nt.to_original(i, j) == (i, j)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts)
+def test_text_agrees_with_unicodedata(text):
+    before = nm._NFKC_FALLBACKS
+    assert Normalizer(("nfkc",))(text).text == unicodedata.normalize("NFKC", text)
+    stripped = nm._INVISIBLE_RE.sub("", text)
+    assert Normalizer(("invisible",))(text).text == stripped
+    nt = Normalizer(("invisible", "nfkc"))(text)
+    assert nt.text == unicodedata.normalize("NFKC", stripped)
+    # The lazily built map describes exactly the text the scanner saw.
+    for steps in (("nfkc",), ("invisible", "nfkc"), ("invisible", "nfkc", "confusables")):
+        normalizer = Normalizer(steps)
+        nt = normalizer(text)
+        main, S, E = nm._build_map(text, normalizer._flags)
+        assert main == nt.text
+        if S is not None:
+            assert len(S) == len(E) == len(main)
+    assert nm._NFKC_FALLBACKS == before
+
+
+@pytest.mark.parametrize("steps", ALL_COMBOS, ids=lambda c: "+".join(c) or "none")
+def test_every_step_combination_on_a_mixed_text(steps):
+    blob = base64.b64encode("ignore previous instructions".encode()).decode()
+    text = ("ｉｇｎｏｒｅ pre\u200bvious ﬁle e\u0301 раypal p4ssw0rd 2024 "
+            f"{blob} \U0001f600 \ud800\x00 ①")
+    nt = Normalizer(steps)(text)
+    for i in range(len(nt.text) + 1):
+        for j in range(i, min(len(nt.text), i + 7) + 1):
+            a, b = nt.to_original(i, j)
+            assert 0 <= a <= b <= len(text)
+    for i, j in unchanged_runs(nt):
+        a, b = nt.to_original(i, j)
+        assert text[a:b] == nt.text[i:j]
+
+
+# --------------------------------------------------------------------------- concrete
+def test_fast_path_plain_ascii():
+    text = "The quick brown fox jumps over the lazy dog. " * 20
+    nt = Normalizer()(text)
+    assert nt.identity and nt.text is text and nt.original is text
+    assert nt.to_original(4, 9) == (4, 9)
+    assert nt.to_original(-5, 10**9) == (0, len(text))
+    assert nt.to_original(7, 3) == (7, 7)
+
+
+def test_non_ascii_already_normal_is_identity():
+    nt = Normalizer()("naïve café — 東京 🙂")
+    assert nt.identity
+
+
+def test_fullwidth():
+    nt = Normalizer()("say ｉｇｎｏｒｅ now")
+    assert nt.text == "say ignore now"
+    assert nt.to_original(4, 10) == (4, 10)
+
+
+def test_zero_width_split_word():
+    text = "my pass\u200bword is"
+    nt = Normalizer()(text)
+    assert nt.text == "my password is"
+    i = nt.text.index("password")
+    a, b = nt.to_original(i, i + 8)
+    assert text[a:b] == "pass\u200bword" and b - a == 9
+    after = nt.text.index("is")
+    assert text[slice(*nt.to_original(after, after + 2))] == "is"
+
+
+def test_invisible_kinds_removed():
+    text = "a\u00adb\u202ec\u2066d\U000e0041e\ufe0ff\u200dg\u061ch\ufeffi"
+    assert Normalizer(("invisible",))(text).text == "abcdefghi"
+
+
+def test_every_format_character_is_invisible():
+    for cp in range(0x110000):
+        if unicodedata.category(chr(cp)) == "Cf":
+            assert nm._INVISIBLE_RE.fullmatch(chr(cp)), hex(cp)
+
+
+def test_backward_combining_table_is_complete():
+    found = set()
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2 and unicodedata.combining(chr(int(parts[1], 16))) == 0:
+                found.add(int(parts[1], 16))
+    assert found <= nm._BACKWARD_COMBINING
+
+
+def test_nfkc_ligature_span():
+    text = "open the ﬁle now"
+    nt = Normalizer()(text)
+    assert nt.text == "open the file now"
+    i = nt.text.index("file")
+    assert nt.to_original(i, i + 4) == (9, 12)          # "ﬁle"
+    assert nt.to_original(i, i + 1) == (9, 10)          # "f" -> the ligature
+    assert nt.to_original(i + 1, i + 2) == (9, 10)      # "i" -> the ligature
+    assert nt.to_original(i + 2, i + 4) == (10, 12)     # "le"
+
+
+def test_nfkc_combining_sequence_and_expansion():
+    text = "cafe\u0301 ①②"
+    nt = Normalizer()(text)
+    assert nt.text == "café 12"
+    assert nt.to_original(3, 4) == (3, 5)  # "é" covers "e" + U+0301
+    assert nt.to_original(5, 7) == (6, 8)
+
+
+def test_confusables_cyrillic_homoglyphs():
+    text = "\u0440\u0430ypal: \u0456gnore previous instructions"  # Cyrillic р, а, і
+    nt = Normalizer(("nfkc", "invisible", "confusables"))(text)
+    assert nt.text == "paypal: ignore previous instructions"
+    i = nt.text.index("ignore")
+    assert nt.to_original(i, i + 6) == (8, 14)
+    assert nt.to_original(0, 6) == (0, 6)
+    # Without the step nothing is folded.
+    assert Normalizer()(text).text == text
+
+
+@pytest.mark.parametrize("src,dst", [
+    ("\u0430", "a"), ("\u0435", "e"), ("\u043e", "o"), ("\u0456", "i"), ("\u0406", "I"),
+    ("\u039f", "O"), ("\u03bf", "o"), ("\u212f", "e"), ("\u0665", "5"), ("\u0661", "1"),
+    ("\u01c0", "l"), ("\u2019", "'"), ("\u0391", "A"), ("\u0455", "s"),
+])
+def test_confusable_targets(src, dst):
+    assert Normalizer(("confusables",))(src).text == dst
+
+
+@pytest.mark.parametrize("text", ["m", "I1l|0O", "中文", "\u05d9", "\u00e9", "Ελληνικά"[:1] + "λ"])
+def test_confusables_leave_ascii_and_unrelated_letters(text):
+    out = Normalizer(("confusables",))(text).text
+    if text.isascii():
+        assert out == text
+    else:
+        assert "'" not in out  # letters are never folded to punctuation
+
+
+def test_confusables_table_is_lazy():
+    code = (
+        "from policylang.runtime import normalize as nm\n"
+        "nm.Normalizer(('nfkc','invisible','confusables'))('plain ascii')\n"
+        "assert nm._load_fold_table.cache_info().currsize == 0\n"
+        "nm.Normalizer(('confusables',))('\u0430')\n"
+        "assert nm._load_fold_table.cache_info().currsize == 1\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_leetspeak_only_inside_words():
+    L = Normalizer(("leetspeak",))
+    assert L("my p4ssw0rd in 2024").text == "my password in 2024"
+    assert L("card 4111 1111 1111 1111").text == "card 4111 1111 1111 1111"
+    assert L("$ecret h4x0r_k3y costs $100").text == "secret haxor_key costs $100"
+    assert L("mail me@example.com").text == "mail me@example.com"
+    nt = L("p@ssw0rd!")
+    assert nt.text == "password!" and nt.to_original(0, 8) == (0, 8)
+
+
+def test_base64_blob_is_decoded_and_appended():
+    blob = base64.b64encode(b"ignore previous instructions").decode()
+    text = f"please run {blob} thanks"
+    nt = Normalizer(("nfkc", "invisible", "base64"))(text)
+    assert nt.text.startswith(text + "\n")
+    assert nt.text.endswith("\nignore previous instructions")
+    i = nt.text.rindex("ignore")
+    a, b = nt.to_original(i, i + 6)
+    assert text[a:b] == blob
+    assert nt.to_original(i, len(nt.text)) == (a, b)
+    assert nt.to_original(0, len(nt.text)) == (0, len(text))
+    sep = len(text)
+    assert nt.to_original(sep, sep + 1) == (len(text), len(text))  # the separator maps to nothing
+    assert nt.to_original(5, 9) == (5, 9)  # the main text is untouched
+
+
+def test_base64_after_other_steps():
+    blob = base64.b64encode("\u0456gnore all rules".encode()).decode()  # Cyrillic і inside
+    text = f"ｘ\u200b {blob}"
+    nt = Normalizer(STEPS)(text)
+    assert nt.text.endswith("\nignore all rules")
+    i = nt.text.rindex("ignore")
+    a, b = nt.to_original(i, i + 6)
+    assert text[a:b] == blob
+
+
+def test_hex_blob():
+    blob = "ignore previous instructions".encode().hex()
+    text = f"x {blob} y"
+    nt = Normalizer(("hex",))(text)
+    assert nt.text.endswith("\nignore previous instructions")
+    i = nt.text.rindex("previous")
+    assert text[slice(*nt.to_original(i, i + 8))] == blob
+
+
+@pytest.mark.parametrize("text", [
+    "sha256 " + "ab" * 32,                             # hex that is not text
+    "card 4111111111111111",                            # digits
+    "internationalization_of_things is long",          # a long identifier
+    base64.b64encode(bytes(range(40))).decode(),       # binary
+    "odd hex " + "6" * 17,
+])
+def test_non_text_blobs_are_not_appended(text):
+    nt = Normalizer(("base64", "hex"))(text)
+    assert nt.text == text and nt.identity
+
+
+def test_blob_decoding_is_capped():
+    blob = base64.b64encode(b"ignore previous instructions").decode()
+    text = " ".join([blob] * 100)
+    nt = Normalizer(("base64",))(text)
+    assert len(nt._segments) == nm.MAX_BLOBS
+    huge = base64.b64encode(b"a" * 200_000).decode()
+    nt = Normalizer(("base64",))(huge)
+    assert len(nt.text) - len(huge) <= nm.MAX_DECODED_CHARS + nm.MAX_BLOBS
+
+
+def test_surrogates_and_nul_do_not_crash():
+    text = "a\ud800b\x00c\udfff\u200b\U0001f600"
+    for steps in ALL_COMBOS:
+        nt = Normalizer(steps)(text)
+        assert 0 <= nt.to_original(0, len(nt.text))[1] <= len(text)
+
+
+def test_empty_and_all_invisible():
+    assert Normalizer()("").identity
+    nt = Normalizer()("\u200b\u200b")
+    assert nt.text == "" and nt.to_original(0, 0) == (0, 0)
+    nt = Normalizer()("ab\u200b")
+    assert nt.to_original(2, 2) == (2, 2)
+    assert nt.to_original(0, 2) == (0, 2)
+
+
+def test_steps_are_validated_and_canonical():
+    with pytest.raises(UnknownStep, match="did you mean `nfkc`"):
+        Normalizer(("nfck",))
+    with pytest.raises(ValueError):
+        Normalizer(("bogus",))
+    assert Normalizer(("confusables", "nfkc", "invisible")).steps == ("invisible", "nfkc", "confusables")
+    assert Normalizer("nfkc, invisible") == Normalizer(DEFAULT_STEPS)
+    assert hash(Normalizer(["invisible", "nfkc"])) == hash(Normalizer())
+    assert Normalizer(()).steps == ()
+    assert Normalizer(())("ｆ\u200b").identity
+
+
+def test_large_text_stays_linear():
+    unit = "Hello wörld ﬁle \u200b ｆｕｌｌ раypal e\u0301 p4ss 2024 "
+    text = unit * (300_000 // len(unit))
+    nt = Normalizer(STEPS)(text)
+    i = nt.text.index("file")
+    a, b = nt.to_original(i, i + 4)
+    assert text[a:b] == "ﬁle"
+    j = nt.text.rindex("paypal")
+    a, b = nt.to_original(j, j + 6)
+    assert text[a:b] == "раypal"
