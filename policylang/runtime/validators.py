@@ -140,8 +140,8 @@ def us_ssn(value: str) -> bool:
     m = _SSN_RE.search(value.strip())
     if m is None or not m.group().isascii():
         return False
-    if m.group(2) and m.group(4) and m.group(2) != m.group(4):
-        return False  # "123-45 6789"
+    if "-" in (m.group(2), m.group(4)) and m.group(2) != m.group(4):
+        return False  # "123-45 6789", "123-456789" (spaces may be left out one by one)
     area, group, serial = m.group(1), m.group(3), m.group(5)
     if area in ("000", "666") or area[0] == "9":
         return False
