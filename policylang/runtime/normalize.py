@@ -39,7 +39,6 @@ import binascii
 import codecs
 import difflib
 import re
-import threading
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -216,6 +215,8 @@ def _choose_fold(src: str, proto: str, by_proto: dict[str, set[str]]) -> str | N
     if nf.isascii() and nf and not (len(nf) == 1 and cat[0] == "L" and not nf.isalnum()):
         return nf  # agree with the nfkc step where it already gives ASCII
     cands = by_proto.get(proto)
+    if cat[0] == "L" and cands:
+        cands = {c for c in cands if c.isalpha()}  # letters fold to letters, never "З" -> "3"
     if cands:
         if len(cands) == 1:
             return next(iter(cands))
@@ -233,10 +234,10 @@ def _choose_fold(src: str, proto: str, by_proto: dict[str, set[str]]) -> str | N
             return last
         if len(pref) == 1:
             return next(iter(pref))
-        if cat[0] == "L" and not pref:
-            return None  # a letter whose look-alikes are all punctuation: leave it
         pool = pref or cands
         return proto if proto in pool else min(pool)
+    if cat[0] == "L" and proto in by_proto:
+        return None  # a letter whose look-alikes are all digits or punctuation: leave it
     # Multi-character prototype with no single-character equivalent.
     if cat[0] == "L":
         return proto if proto.isalpha() else None  # "æ" -> "ae", but not "Ɓ" -> "'B"
@@ -734,7 +735,7 @@ class NormalizedText:
     """
 
     __slots__ = ("original", "text", "identity", "_flags", "_main_len", "_segments",
-                 "_S", "_E", "_map_ready", "_lock")
+                 "_S", "_E", "_map_ready")
 
     def __init__(self, original: str, text: str, identity: bool, flags: int = 0,
                  main_len: int = -1, segments: tuple = ()):
@@ -749,7 +750,6 @@ class NormalizedText:
         self._S = None
         self._E = None
         self._map_ready = identity
-        self._lock = None
 
     def __repr__(self) -> str:
         return f"NormalizedText(text={self.text!r}, identity={self.identity})"
@@ -766,19 +766,16 @@ class NormalizedText:
     def _ensure_map(self) -> None:
         if self._map_ready:
             return
-        if self._lock is None:
-            self._lock = threading.Lock()
-        with self._lock:
-            if self._map_ready:
-                return
-            main, S, E = _build_map(self.original, self._flags & _PRE)
-            if len(main) != self._main_len:  # pragma: no cover - defensive
-                n = len(self.original)
-                dt = _index_dtype(n + 1)
-                S = np.zeros(self._main_len, dtype=dt)
-                E = np.full(self._main_len, n, dtype=dt)
-            self._S, self._E = S, E
-            self._map_ready = True
+        # Two threads may both build the map; they build the same one, and readers
+        # look at _S/_E only once _map_ready is set, after both.
+        main, S, E = _build_map(self.original, self._flags & _PRE)
+        if len(main) != self._main_len:  # pragma: no cover - defensive
+            n = len(self.original)
+            dt = _index_dtype(n + 1)
+            S = np.zeros(self._main_len, dtype=dt)
+            E = np.full(self._main_len, n, dtype=dt)
+        self._S, self._E = S, E
+        self._map_ready = True
 
     def _main_pos(self, k: int) -> int:
         """Original position of the boundary before main-text character ``k``."""
