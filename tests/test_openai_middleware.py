@@ -258,6 +258,17 @@ def test_sync_stream_redacts_across_sse_chunks(server, client, guard):
     assert stream.decisions[0].action == "redact"
 
 
+def test_sync_stream_guards_each_choice(server, client, guard):
+    stream = guard.openai(client).chat.completions.create(
+        model="leak", stream=True, n=2, messages=[{"role": "user", "content": "hi"}])
+    texts = {0: "", 1: ""}
+    for c in stream:
+        for choice in c.choices:
+            texts[choice.index] += choice.delta.content or ""
+    assert texts == {i: "Sure! Write to [email] or pay with [card]. Bye." for i in (0, 1)}
+    assert sorted(stream.decisions) == [0, 1]
+
+
 def test_sync_stream_refusal_closes_the_stream(server, client, guard):
     stream = guard.openai(client).chat.completions.create(
         model="jailbreak", stream=True, messages=[{"role": "user", "content": "hi"}])

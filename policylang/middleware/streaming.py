@@ -13,16 +13,17 @@ Algorithm (one :class:`StreamGuard` per response, nothing shared between streams
    released at the end (``global_rules="end"`` streams anyway and applies those rules at
    the end only). ``flag`` and shadow rules never hold text back.
 2. **Watermark.** With ``n`` characters received, text is released only up to
-   ``n - (longest bounded match + right-edge allowance)`` (the pattern backend's
-   ``match_widths``; the allowance is 1 character for ``\\b``, wholeword and ``$``, 64 for
-   lookaround patterns confirmed by regex), and never past the start of a match of an
-   UNBOUNDED pattern (``\\S+@...``) that more text could still complete: each such pattern's
-   :mod:`regex` twin is asked for a partial match at the end of the text (pending starts only
-   move forward, so this is recomputed only when the watermark reaches the last one). The
+   ``n - (longest short match + right-edge allowance)`` (short: at most 48 characters by the
+   pattern backend's ``match_widths``; the allowance is 1 character for ``\\b``, wholeword
+   and ``$``, 64 for lookaround patterns confirmed by regex), and never past the start of a
+   match of a LONG or UNBOUNDED pattern (``\\S+@...``) that more text could still complete:
+   each such pattern's :mod:`regex` twin is asked for a partial match at the end of the text
+   (pending starts only move forward, so a pattern is searched again only when the
+   watermark reaches its last pending start). The
    watermark then moves back to the start of any redaction that straddles it, so a value is
    never released in part. ``hold_back`` bounds the characters held back (default: the
-   bounded part, or 256 when a pattern is unbounded; at most 512 by default): past it, text
-   is released even if a pending match might still cover it.
+   fixed part when every pattern is short, else 256): past it, text is released even if a
+   pending match might still cover it.
 3. **Fast path**: each chunk goes through Hyperscan stream mode (``open_stream()``: state
    is kept across chunks, so a match split over chunks is found). When no pattern of a local
    rule has hit, nothing is pending and the unreleased window needs no normalization
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import threading
 import weakref
 from typing import Any, Iterable, Mapping
 
@@ -71,6 +73,7 @@ from policylang.syntax import ast
 __all__ = ["StreamGuard", "GuardedStream", "AsyncGuardedStream", "stream_profile"]
 
 DEFAULT_UNBOUNDED_HOLD_BACK = 256  # the bound when a pattern has no width bound
+SHORT_MATCH = 48  # longer (or unbounded) patterns are tracked by partial matching, not a fixed hold-back
 MAX_AUTO_HOLD_BACK = 512
 EDGE = 1  # right-edge allowance: \b, \B, wholeword, multiline $ look one character ahead
 LOOKAROUND_EDGE = 64  # for patterns confirmed by regex (lookahead of unknown length)
@@ -175,6 +178,7 @@ def _stream_kinds(patterns) -> tuple[int, ...]:
 
 
 _PROFILES: "weakref.WeakKeyDictionary[Any, dict[str, StreamProfile]]" = weakref.WeakKeyDictionary()
+_PROFILES_LOCK = threading.Lock()
 
 
 def stream_profile(guard, stage: str) -> StreamProfile:
@@ -182,15 +186,20 @@ def stream_profile(guard, stage: str) -> StreamProfile:
     if stage not in STAGES:
         raise PolicyEvaluationError(f"unknown stage `{stage}`: use one of {', '.join(STAGES)}")
     per = _PROFILES.get(guard)
-    if per is None:
-        per = {}
-        try:
-            _PROFILES[guard] = per
-        except TypeError:  # pragma: no cover - not weak-referenceable
-            pass
-    prof = per.get(stage)
-    if prof is None:
-        prof = per[stage] = _build_profile(guard, stage)
+    prof = per.get(stage) if per is not None else None
+    if prof is not None:
+        return prof
+    with _PROFILES_LOCK:
+        per = _PROFILES.get(guard)
+        if per is None:
+            per = {}
+            try:
+                _PROFILES[guard] = per
+            except TypeError:  # pragma: no cover - not weak-referenceable
+                pass
+        prof = per.get(stage)
+        if prof is None:
+            prof = per[stage] = _build_profile(guard, stage)
     return prof
 
 
@@ -231,8 +240,8 @@ def _build_profile(guard, stage: str) -> StreamProfile:
     unbounded = []
     for i in sorted(triggers):
         w = widths[i] if widths is not None else None
-        if w is None:
-            unbounded.append(i)
+        if w is None or w > SHORT_MATCH:
+            unbounded.append(i)  # tracked by partial matching: a fixed hold-back would be long
         else:
             bounded = max(bounded, w)
     edge = EDGE
@@ -375,19 +384,27 @@ class StreamGuard:
         if self._unb and w > self._r and w > self._ps_min:
             # pending starts only move forward, so while the last one known is past the
             # candidate watermark there is nothing to recompute
-            w = min(w, self._pending_start())
+            w = min(w, self._pending_start(w))
             if self.profile.normalizes and self._nonascii_end > self._wb:
                 w = min(w, n - DEFAULT_UNBOUNDED_HOLD_BACK)  # raw-text partial matches are approximate
         bound = n - self.hold
         return w if w > bound else bound
 
-    def _pending_start(self) -> int:
-        """Earliest start of a match of an unbounded pattern that more text could still complete."""
+    def _pending_start(self, w: int) -> int:
+        """Earliest start of a match of a tracked pattern that more text could still complete.
+
+        A pattern's pending start only moves forward, so patterns whose last known one is
+        at or past ``w`` are not searched again.
+        """
         win, wb, r = self._win, self._wb, self._r
         end = len(win)
         best = self._n
         ps = self._ps
         for k, (_, rx, rx2) in enumerate(self._unb):
+            if ps[k] >= w:
+                if ps[k] < best:
+                    best = ps[k]
+                continue
             pos = max(ps[k], r, wb)
             start = self._n
             for m in rx.finditer(win, pos - wb, partial=True):
