@@ -3,11 +3,11 @@
 ``full`` follows rustc and Ruff::
 
     error[PL101]: undefined name `ordr_id`
-     --> support.policy:12:10
-      |
+      --> support.policy:12:10
+       |
     12 |     when ordr_id
-      |          ^^^^^^^ not defined
-      |
+       |          ^^^^^^^ not defined
+       |
     help: did you mean `order_id`?
 
 The source text comes from ``sources``: a mapping from file name (as in ``Span.file``)
