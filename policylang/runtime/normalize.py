@@ -17,7 +17,10 @@ Steps always apply in this order, whatever order a policy names them in::
   output character maps back to the smallest source range that produced it.
 - ``confusables``: folds characters whose UTS #39 prototype is ASCII to that
   ASCII form (Cyrillic "а" -> "a", "ℯ" -> "e"), and decimal digits of any
-  script to ASCII digits. Data: ``data/confusables_ascii.txt``.
+  script to ASCII digits. Letters fold only to ASCII letters (Cyrillic "З" is
+  left alone rather than becoming "3"); combining marks are never folded.
+  Data: ``data/confusables_ascii.txt`` (Unicode 13.0.0, Unicode License),
+  loaded on first use.
 - ``leetspeak``: 0->o 1->i 3->e 4->a 5->s 7->t @->a $->s, only inside tokens
   that also contain a letter ("p4ssw0rd" -> "password", "2024" stays).
 - ``base64`` / ``hex``: embedded blobs that decode to printable UTF-8 text are
@@ -25,6 +28,9 @@ Steps always apply in this order, whatever order a policy names them in::
   Every character of a decoded segment maps to the blob's whole span. Blobs are
   found in the text as it was before ``leetspeak`` (which would corrupt them),
   and decoded text goes through the other declared steps.
+
+``NormalizedText.main_length`` is where the decoded segments start;
+``segment_of(pos)`` tells which segment a position of ``.text`` is in.
 
 Cost model: ``Normalizer.__call__`` computes only ``.text`` (C-speed string
 operations; plain ASCII with the default steps returns at once). The
