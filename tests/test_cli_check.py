@@ -206,3 +206,97 @@ def test_subcommand_registry_leaves_room_for_more():
         assert calls == ["hello"]
     finally:
         del cli.SUBCOMMANDS["demo"]
+
+
+# ---------------------------------------------------------------- renderers
+from policylang._source import SourceFile  # noqa: E402
+from policylang.diagnostics import Diagnostic, Label, Severity  # noqa: E402
+from policylang.diagnostics.render import render, render_full, summary  # noqa: E402
+
+
+def _diag(src: SourceFile, start: int, end: int, **kw) -> Diagnostic:
+    return Diagnostic(kw.pop("code", "PL101"), kw.pop("severity", Severity.ERROR), kw.pop("message", "undefined name `x`"),
+                      src.span_at(start, end), **kw)
+
+
+def _caret_column(rendered: str) -> tuple[str, str]:
+    lines = rendered.splitlines()
+    src_line = next(line for line in lines if line[:1].isdigit())
+    marks = lines[lines.index(src_line) + 1]
+    return src_line, marks
+
+
+def test_full_rendering_aligns_the_caret_after_tabs_and_wide_characters():
+    text = 'policy t\nwords w = ["\t日本", "x"]\n'
+    src = SourceFile("t.policy", text)
+    at = text.index('"x"')
+    out = render_full(_diag(src, at, at + 3, label="here"), {"t.policy": src})
+    src_line, marks = _caret_column(out)
+    # tab -> 4 spaces, each CJK character is two columns wide
+    assert src_line == '2 | words w = ["    日本", "x"]'
+    assert marks == "  |" + " " * 24 + "^^^ here"  # 11 + 1 + 4 (tab) + 4 (日本) + 1 + 2 columns, plus the gutter space
+
+
+def test_full_rendering_of_a_multiline_span_marks_its_first_line():
+    text = 'policy t\nprinciple p """one\ntwo"""\n'
+    src = SourceFile("t.policy", text)
+    at = text.index('"""')
+    out = render_full(_diag(src, at, len(text) - 1), {"t.policy": src})
+    src_line, marks = _caret_column(out)
+    assert src_line == '2 | principle p """one'
+    assert marks == "  |             ^^^^^^"
+
+
+def test_full_rendering_of_an_empty_span_and_of_a_missing_source():
+    src = SourceFile("t.policy", "policy t\nrule r on input:\n")
+    end = len(src.text)
+    out = render_full(_diag(src, end, end, code="PL007", message="file ends here"), {"t.policy": src})
+    assert out.splitlines()[1] == " --> t.policy:3:1"
+    no_src = render_full(_diag(src, 0, 6, help="advice"), {})
+    assert no_src.splitlines() == ["error[PL101]: undefined name `x`", " --> t.policy:1:1", "help: advice"]
+
+
+def test_full_rendering_shows_invisible_characters():
+    text = "policy t\n# a\u202eb\n"
+    src = SourceFile("t.policy", text)
+    at = text.index("\u202e")
+    out = render_full(_diag(src, at, at + 1, code="PL303", severity=Severity.WARNING), {"t.policy": src})
+    src_line, marks = _caret_column(out)
+    assert "\u202e" not in out
+    assert src_line == "2 | # a<U+202E>b"
+    assert marks == "  |    ^^^^^^^^"
+
+
+def test_full_rendering_windows_long_lines():
+    text = "policy t\nwords w = [" + ", ".join(f'"w{i}"' for i in range(200)) + "]\n"
+    src = SourceFile("t.policy", text)
+    at = text.index('"w150"')
+    out = render_full(_diag(src, at, at + 6), {"t.policy": src})
+    src_line, marks = _caret_column(out)
+    assert len(src_line) < 140 and src_line.startswith("2 | ...") and src_line.endswith("...")
+    col = marks.index("^")
+    assert src_line[col:col + 6] == '"w150"'
+
+
+def test_full_rendering_of_secondary_labels_and_json():
+    text = "policy t\npattern a = /a/\npattern a = /b/\n"
+    src = SourceFile("t.policy", text)
+    first, second = text.index("a ="), text.rindex("a =")
+    d = _diag(src, second, second + 1, code="PL102", message="`a` is defined twice",
+              labels=(Label(src.span_at(first, first + 1), "first defined here"),))
+    out = render([d], {"t.policy": src}, "full")
+    assert "3 | pattern a = /b/" in out and "2 | pattern a = /a/" in out
+    assert "  |         - first defined here" in out
+    data = json.loads(render([d], None, "json"))
+    assert data[0]["code"] == "PL102" and data[0]["line"] == 3 and data[0]["col"] == 9
+    with pytest.raises(ValueError):
+        render([d], None, "xml")
+
+
+def test_summary_line():
+    src = SourceFile("t.policy", "x")
+    e = _diag(src, 0, 1)
+    w = _diag(src, 0, 1, code="PL301", severity=Severity.WARNING)
+    assert summary(1, []) == "checked 1 file: no problems"
+    assert summary(3, [e, e, w]) == "checked 3 files: 2 errors, 1 warning"
+    assert summary(2, [w, w]) == "checked 2 files: 2 warnings"

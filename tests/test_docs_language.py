@@ -135,3 +135,24 @@ def test_diagnostic_section(code, tmp_path, monkeypatch):
         checked = check(infos, FileEnvironment())
         found = {d.code for d in list(diags) + list(checked.diagnostics)}
         assert code in found, (code, found)
+
+
+def test_language_tests_pass_on_the_runtime():
+    """The `test` blocks in docs/language.md hold on the real engine (when it is importable)."""
+    testing = pytest.importorskip("policylang.testing")
+    import policylang
+
+    ran = 0
+    for info, code, line in LANGUAGE_BLOCKS:
+        if info != "policy" or "\ntest " not in code or "classifier " in code or "topic " in code:
+            continue
+        if _uses(code) - set(pack_names()):
+            continue
+        try:
+            guard = policylang.loads(code)
+        except ImportError as err:  # pragma: no cover - a runtime module still missing
+            pytest.skip(f"runtime not importable: {err}")
+        results = testing.run_tests(guard)
+        assert [(line, r.name, r.problems) for r in results if not r.passed] == []
+        ran += len(results)
+    assert ran >= 5
