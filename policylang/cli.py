@@ -114,13 +114,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 register("check", "check policies for mistakes and print diagnostics", _configure_check, cmd_check)
 
-# ============================================================================ more subcommands
-# `scan`, `explain` and `test` go here, each as a `_configure_NAME(parser)` that adds its
-# arguments and a `cmd_NAME(args) -> int`, registered in the order they should be listed:
-#
-#     register("scan", "scan texts (files, JSONL, stdin) against policies", _configure_scan, cmd_scan)
-#     register("explain", "explain the decision for one text", _configure_explain, cmd_explain)
-#     register("test", "run the `test` blocks of policies", _configure_test, cmd_test)
+# ============================================================================ scan, explain, test
+from policylang import commands as _commands  # noqa: E402
+
+register("scan", "check every line of a JSONL file and write one decision per line",
+         _commands.configure_scan, _commands.cmd_scan)
+register("explain", "check one text and show the cited rules and matched spans",
+         _commands.configure_explain, _commands.cmd_explain)
+register("test", "run the `test` blocks written in policies", _commands.configure_test, _commands.cmd_test)
 
 
 # ============================================================================ main

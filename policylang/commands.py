@@ -46,16 +46,14 @@ def _context_arg(values: Sequence[str] | None) -> dict:
 
 
 # ---------------------------------------------------------------------------- scan
-def add_scan(sub) -> None:
-    p = sub.add_parser("scan", help="check every line of a JSONL file", description=(
-        'Check each line {"id": ..., "text": ...} of INPUT.jsonl and write one decision per line.'))
+def configure_scan(p) -> None:
+    p.description = 'Check each line {"id": ..., "text": ...} of INPUT.jsonl and write one decision per line.'
     p.add_argument("-p", "--policy", action="append", required=True, metavar="POLICY",
                    help="policy file, folder or built-in pack name (repeatable)")
     p.add_argument("input", help="JSONL input file, or - for standard input")
     p.add_argument("-o", "--output", default="-", help="JSONL output file (default: standard output)")
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--batch", type=int, default=SCAN_BATCH, help="texts per batch (bounds memory)")
-    p.set_defaults(func=cmd_scan)
 
 
 def _decision_record(rid, d) -> dict:
@@ -72,8 +70,16 @@ def cmd_scan(args, out=None, err=None) -> int:
         return 1
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
-    src = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
-    dst = out if args.output == "-" else open(args.output, "w", encoding="utf-8")
+    try:
+        src = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
+    except OSError as e:
+        raise UsageError(f"cannot read `{args.input}`: {e.strerror or e}") from None
+    try:
+        dst = out if args.output == "-" else open(args.output, "w", encoding="utf-8")
+    except OSError as e:
+        if src is not sys.stdin.buffer:
+            src.close()
+        raise UsageError(f"cannot write `{args.output}`: {e.strerror or e}") from None
     show_progress = err.isatty() if hasattr(err, "isatty") else False
     counts = {"lines": 0, "bad": 0}
     batch: list[tuple[int, object, str]] = []
@@ -136,15 +142,13 @@ def cmd_scan(args, out=None, err=None) -> int:
 
 
 # ---------------------------------------------------------------------------- explain
-def add_explain(sub) -> None:
-    p = sub.add_parser("explain", help="check one text and show why", description=(
-        "Check TEXT and print the decision with each cited rule's source line and the matched span."))
+def configure_explain(p) -> None:
+    p.description = "Check TEXT and print the decision with each cited rule's source line and the matched span."
     p.add_argument("-p", "--policy", action="append", required=True, metavar="POLICY")
     p.add_argument("text", help="the text to check (- reads standard input)")
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--context", action="append", metavar="KEY=VALUE", help="request context attribute")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
-    p.set_defaults(func=cmd_explain)
 
 
 def _highlight(text: str, start: int, end: int, color: bool) -> str:
@@ -194,11 +198,9 @@ def cmd_explain(args, out=None, err=None) -> int:
 
 
 # ---------------------------------------------------------------------------- test
-def add_test(sub) -> None:
-    p = sub.add_parser("test", help="run the test blocks written in policies")
+def configure_test(p) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, folders or built-in pack names")
     p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
-    p.set_defaults(func=cmd_test)
 
 
 def cmd_test(args, out=None, err=None) -> int:

@@ -25,14 +25,16 @@ class Guard:
     """
 
     def __init__(self, plan: Plan, *, explain: bool = False, hash_salt: bytes | str | None = None,
-                 warnings: Sequence[Diagnostic] = ()):
+                 warnings: Sequence[Diagnostic] = (), batch_wait_ms: float = 1.0, max_batch: int = 32,
+                 model_registry=None):
         self.plan = plan
         self.warnings = tuple(warnings)
         runner = None
         if plan.models:
             from policylang.runtime.model_runner import ModelRunner
 
-            runner = ModelRunner(plan)
+            runner = ModelRunner(plan, model_registry, batch_wait_ms=batch_wait_ms, max_batch=max_batch)
+        self._runner = runner
         if isinstance(hash_salt, str):
             hash_salt = hash_salt.encode()
         self._engine = Engine(plan, models=runner, explain=explain, hash_salt=hash_salt)
@@ -49,6 +51,23 @@ class Guard:
 
     def __repr__(self) -> str:
         return f"<Guard rules={len(self.plan.rules)} matchers={len(self.plan.matchers)} {self.policy_hash[:19]}>"
+
+    def model_info(self) -> dict[str, dict[str, str]]:
+        """Per model: its sha256 digest and the execution provider ONNX Runtime really uses."""
+        if self._runner is None:
+            return {}
+        return {e.qname: info for e in self.plan.models if (info := self._runner.info(e.index))}
+
+    def close(self) -> None:
+        """Stop the micro-batching threads (models stay loaded until the Guard is dropped)."""
+        if self._runner is not None:
+            self._runner.close()
+
+    def __enter__(self) -> "Guard":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ checks
     def check(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
@@ -128,8 +147,10 @@ def load(*targets: str | os.PathLike | Sequence, **options) -> Guard:
     ``load("a.policy", "pii")`` and ``load(["a.policy", "pii"])`` are the same. Raises
     PolicySyntaxError / PolicyCheckError / PolicyCompileError with diagnostics.
     Options: ``explain=True`` runs every model even when the outcome is decided;
-    ``hash_salt`` keys the ``redact hash`` operator; ``cache_dir`` for compiled databases
-    (False disables the cache).
+    ``hash_salt`` keys the ``redact hash`` operator (default: the policy digest);
+    ``cache_dir`` for compiled Hyperscan databases (False disables the cache);
+    ``batch_wait_ms``/``max_batch`` tune micro-batching of concurrent model calls
+    (``batch_wait_ms=0`` turns it off); ``model_registry`` shares loaded models between guards.
     """
     flat: list = []
     for t in targets:

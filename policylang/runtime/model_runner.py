@@ -8,6 +8,7 @@ yields ``(best cosine, closest example)``. A model that fails or times out yield
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from typing import Sequence
 
@@ -18,13 +19,24 @@ from policylang.compile.plan import ModelEntry, Plan
 
 
 class ModelRunner:
-    def __init__(self, plan: Plan, registry=None, *, eager: bool = True):
+    """Scores texts with the plan's models.
+
+    Single-text calls (``Guard.check``) go through a per-model ``MicroBatcher`` so that
+    concurrent callers (threads, or ``acheck`` from many tasks) share one model run;
+    ``batch_wait_ms=0`` turns that off. ``check_many`` batches directly.
+    """
+
+    def __init__(self, plan: Plan, registry=None, *, eager: bool = True, batch_wait_ms: float = 1.0,
+                 max_batch: int = 32):
         from policylang.runtime import models as _models
 
         self._m = _models
         self.plan = plan
         self.registry = registry or _models.ModelRegistry()
+        self.batch_wait_ms = batch_wait_ms
+        self.max_batch = max_batch
         self._loaded: dict[int, object] = {}
+        self._batchers: dict[int, object] = {}
         self._lock = threading.Lock()
         if eager:
             for entry in plan.models:
@@ -41,7 +53,7 @@ class ModelRunner:
                 spec = model_spec(entry.node, entry.path)
                 if entry.is_topic:
                     model = self.registry.embedder(spec)
-                    examples = np.asarray(model.embed(list(entry.examples)), dtype=np.float32)
+                    examples = np.asarray(model.embed_cached(list(entry.examples)), dtype=np.float32)
                     loaded = ("topic", model, examples)
                 else:
                     model = self.registry.classifier(spec)
@@ -65,6 +77,32 @@ class ModelRunner:
         return loaded[2][0] if loaded[0] == "classifier" else ()
 
     # ------------------------------------------------------------------ scoring
+    def _run(self, index: int, entry: ModelEntry, model, texts: list[str]):
+        """The model's raw output rows for ``texts``, within the entry's timeout."""
+        fn = model.embed if hasattr(model, "embed") else model.predict
+        if len(texts) == 1 and self.batch_wait_ms > 0:
+            batcher = self._batchers.get(index)
+            if batcher is None:
+                with self._lock:
+                    batcher = self._batchers.get(index)
+                    if batcher is None:
+                        batcher = self._m.MicroBatcher(model, max_batch=self.max_batch,
+                                                       max_wait_ms=self.batch_wait_ms, name=entry.qname)
+                        self._batchers[index] = batcher
+            fut = batcher.submit(texts[0])
+            timeout = entry.timeout_ms / 1000 if entry.timeout_ms else None
+            try:
+                return np.asarray([fut.result(timeout=timeout)])
+            except concurrent.futures.TimeoutError:
+                fut.cancel()
+                raise self._m.ModelTimeout(f"timed out after {entry.timeout_ms:g} ms") from None
+        return self._m.call_with_timeout(fn, entry.timeout_ms, texts)
+
+    def close(self) -> None:
+        for b in self._batchers.values():
+            b.close()
+        self._batchers.clear()
+
     def score(self, index: int, texts: Sequence[str]) -> list:
         entry = self.plan.models[index]
         kind, model, extra = self._load(entry)
@@ -72,11 +110,11 @@ class ModelRunner:
             return [ModelFailed(index, f"model could not be loaded: {model}")] * len(texts)
         try:
             if kind == "topic":
-                emb = self._m.call_with_timeout(model.embed, entry.timeout_ms, list(texts))
+                emb = self._run(index, entry, model, list(texts))
                 sims = np.asarray(emb, dtype=np.float32) @ extra.T
                 best = sims.argmax(axis=1)
                 return [(float(sims[i, b]), entry.examples[b]) for i, b in enumerate(best)]
-            probs = self._m.call_with_timeout(model.predict, entry.timeout_ms, list(texts))
+            probs = self._run(index, entry, model, list(texts))
             labels, default = extra
             di = labels.index(default) if default in labels else len(labels) - 1
             out = []
