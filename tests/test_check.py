@@ -515,3 +515,27 @@ def test_example_tests_pass_on_the_runtime(name):
     results = testing.run_tests(guard)
     assert len(results) >= 5
     assert [(r.name, r.problems) for r in results if not r.passed] == []
+
+
+def test_pl303_scans_loaded_word_files(tmp_path):
+    (tmp_path / "w.txt").write_text("good phrase\n# comment\nbad\u200bphrase\n", encoding="utf-8")
+    text = 'policy t\nprinciple p "P."\nwords w = file "w.txt"\nrule r on input:\n  when w\n  flag\n  because p\n'
+    diags, _ = check_text(text, name=str(tmp_path / "t.policy"), env=FileEnvironment())
+    (d,) = diags
+    assert d.code == "PL303"
+    assert d.message == ("word file `w.txt` holds an invisible character U+200B zero width space "
+                         "in phrase 2 (`bad\\u200bphrase`)")
+    assert text[d.span.start:d.span.end] == '"w.txt"'
+
+
+def test_check_source_reports_syntax_and_check_diagnostics_together():
+    from policylang.check import check_source
+
+    ok = check_source(CLEAN)
+    assert ok.ok and ok.diagnostics == () and len(ok.policy_set.rules) == 2
+    bad = check_source("policy t\npattern x = /(a/\nrule r on input:\n  when\n", name="bad.policy")
+    assert [d.code for d in bad.diagnostics] == ["PL007"] and bad.policy_set is None
+    two = check_source([SourceFile("a.policy", "policy a\npattern x = /xx+/\n"),
+                        SourceFile("b.policy", 'policy b\nprinciple p "P."\nrule r on input:\n  when x\n  flag\n'
+                                                '  because p\n')])
+    assert two.ok and two.diagnostics == ()

@@ -22,7 +22,7 @@ from policylang.check.passes import (
 )
 
 PASSES = (
-    ("names", names.run),              # PL101-PL107, PL205, PL209
+    ("names", names.run),              # PL101-PL105, PL107, PL205, PL209
     ("annotations", annotations.run),  # PL111, PL210
     ("options", options.run),          # PL108, PL109, PL110, PL210
     ("regexes", regexes.run),          # PL201, PL202, PL206, PL304

@@ -19,6 +19,8 @@ import unicodedata
 from bisect import bisect_right
 
 from policylang.check.checker import CheckContext, error
+from policylang.check.util import qualified
+from policylang.syntax import ast
 from policylang.syntax.chars import char_name, is_bidi, is_invisible, lookalike
 
 MAX_PER_FILE = 20
@@ -36,6 +38,25 @@ def run(ctx: CheckContext):
     for info in ctx.infos:
         if info.active:
             yield from _scan(info.module.source)
+            yield from _word_files(ctx, info)
+
+
+def _word_files(ctx: CheckContext, info):
+    """Hidden characters in loaded word files, reported once per file at its `file "..."`."""
+    for words in info.module.of_type(ast.Words):
+        if words.file is None:
+            continue
+        for n, phrase in enumerate(ctx.word_lists.get(qualified(info, words.name.value), ()), 1):
+            if phrase.isascii():
+                continue
+            odd = next((c for c in phrase if is_bidi(c) or is_invisible(c)), None)
+            if odd is not None:
+                kind = "a bidi control" if is_bidi(odd) else "an invisible"
+                yield error("PL303", f"word file `{words.file.value}` holds {kind} character {char_name(odd)} "
+                                     f"in phrase {n} (`{phrase.encode('unicode_escape').decode('ascii')}`)",
+                            words.file.span, help="such a phrase only matches text with the same hidden character; "
+                                                  "remove the character from the file")
+                break
 
 
 def _scan(source):
