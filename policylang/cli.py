@@ -46,19 +46,28 @@ def _configure_check(p: argparse.ArgumentParser) -> None:
                    help="exit with 1 when there are warnings, too")
 
 
-def _count_targets(paths) -> int:
+def _expand_targets(paths) -> list[str]:
+    """Files (folders expanded) and pack names, each once, in the order given.
+
+    Raises ``UsageError`` for a path that does not exist or a folder without policies.
+    """
     from pathlib import Path
 
     from policylang.loader import discover
 
-    n = 0
+    out: list[str] = []
+    seen: set[str] = set()
     for raw in paths:
         text = str(raw)
         if text.isidentifier() and not Path(text).exists():
-            n += 1  # a built-in pack (load_modules reports an unknown one)
+            items = [(text, "pack:" + text)]  # a built-in pack (load_modules reports an unknown one)
         else:
-            n += len(discover([raw]))
-    return n
+            items = [(str(f), str(f.resolve())) for f in discover([raw])]
+        for target, key in items:
+            if key not in seen:
+                seen.add(key)
+                out.append(target)
+    return out
 
 
 def _sources(infos, diagnostics) -> dict:
@@ -88,8 +97,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from policylang.diagnostics.render import render, summary
     from policylang.loader import FileEnvironment, load_modules
 
-    n_files = _count_targets(args.paths)
-    infos, load_diags = load_modules(args.paths)
+    targets = _expand_targets(args.paths)
+    n_files = len(targets)
+    infos, load_diags = load_modules(targets)
     result = check(infos, FileEnvironment())
     check_diags = list(result.diagnostics)
     if any(d.is_error for d in load_diags):

@@ -9,7 +9,6 @@ rendering of its diagnostics is compared with ``PLnnn_<slug>.expected``. Regener
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from policylang._source import SourceFile
 from policylang.check.checker import CheckResult, check
-from policylang.diagnostics import CODES, Diagnostic, Severity
+from policylang.diagnostics import CODES, Diagnostic
 from policylang.diagnostics.render import render
 from policylang.loader import FileEnvironment, decode_source, load_modules, pack_names
 
@@ -189,7 +188,8 @@ def test_threshold_points_at_the_number():
 
 
 def test_regex_error_points_into_the_regex():
-    text = 'policy t\nprinciple p "P."\npattern x = /ab\\/(cd/\nrule r on input:\n    when x\n    refuse\n    because p\n'
+    text = ('policy t\nprinciple p "P."\npattern x = /ab\\/(cd/\n'
+            'rule r on input:\n    when x\n    refuse\n    because p\n')
     diags, _ = check_text(text)
     (d,) = diags
     assert d.code == "PL201"

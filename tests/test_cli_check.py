@@ -215,8 +215,10 @@ from policylang.diagnostics.render import render, render_full, summary  # noqa: 
 
 
 def _diag(src: SourceFile, start: int, end: int, **kw) -> Diagnostic:
-    return Diagnostic(kw.pop("code", "PL101"), kw.pop("severity", Severity.ERROR), kw.pop("message", "undefined name `x`"),
-                      src.span_at(start, end), **kw)
+    code = kw.pop("code", "PL101")
+    severity = kw.pop("severity", Severity.ERROR)
+    message = kw.pop("message", "undefined name `x`")
+    return Diagnostic(code, severity, message, src.span_at(start, end), **kw)
 
 
 def _caret_column(rendered: str) -> tuple[str, str]:
@@ -300,3 +302,10 @@ def test_summary_line():
     assert summary(1, []) == "checked 1 file: no problems"
     assert summary(3, [e, e, w]) == "checked 3 files: 2 errors, 1 warning"
     assert summary(2, [w, w]) == "checked 2 files: 2 warnings"
+
+
+def test_a_file_named_twice_is_checked_once(files, capsys):
+    (files / "sub").mkdir()
+    (files / "sub" / "good.policy").write_text(GOOD)
+    code, out, _ = run(capsys, "check", "sub", "sub/good.policy", "./sub/good.policy")
+    assert (code, out) == (0, "checked 1 file: no problems\n")

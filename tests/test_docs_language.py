@@ -4,7 +4,6 @@ documents exactly the codes of codes.py, each with an example that really produc
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 

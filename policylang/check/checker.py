@@ -114,7 +114,7 @@ def policy_digest(infos: Iterable[ModuleInfo], word_lists: dict[str, tuple[str, 
 
 # Used only while ``policylang.runtime.normalize`` is not importable.
 FALLBACK_STEPS = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex")
-FALLBACK_DEFAULT_STEPS = ("nfkc", "invisible", "confusables")
+FALLBACK_DEFAULT_STEPS = ("nfkc", "invisible")
 
 
 def known_normalize_steps() -> tuple[tuple[str, ...], tuple[str, ...]]:

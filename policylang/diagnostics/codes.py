@@ -66,7 +66,7 @@ _ALL = [
     Code("PL211", "test-without-text", E, "a test has no input, output or context text"),
     Code("PL212", "model-unreadable", E, "a classifier or topic model directory cannot be used"),
     Code("PL213", "model-mismatch", E, "a model's inputs, outputs or labels do not fit the policy"),
-    Code("PL214", "nothing-to-redact", E, "a `redact` rule's condition names no matcher, so there is nothing to redact"),
+    Code("PL214", "nothing-to-redact", E, "a `redact` rule names no matcher, so there is nothing to redact"),
     # lint
     Code("PL301", "unused-definition", W, "a matcher, model or principle is defined but never used"),
     Code("PL302", "rule-without-citation", W, "a rule cites no principle"),

@@ -13,7 +13,6 @@ import re
 from policylang.check.checker import CheckContext, error
 from policylang.check.passes.names import did_you_mean
 from policylang.check.symbols import refs_in
-from policylang.syntax import ast
 
 PLACEHOLDERS = ("kind", "rule", "matcher")
 _TOKEN = re.compile(r"\{([A-Za-z_ ]*)\}")

@@ -80,7 +80,8 @@ def _model(node):
                 seen.add(lab.value)
             if o.label is not None and o.label.value not in seen:
                 yield error("PL108", f"label `{o.label.value}` is not among the labels of `{node.name.value}`",
-                            o.label.span, help=did_you_mean(o.label.value, seen) or f"labels: {', '.join(sorted(seen))}")
+                            o.label.span,
+                            help=did_you_mean(o.label.value, seen) or f"labels: {', '.join(sorted(seen))}")
     else:
         if o.labels is not None or o.label is not None or o.activation is not None:
             yield error("PL210", "`labels`, `label` and `activation` apply to classifiers only", node.name.span,

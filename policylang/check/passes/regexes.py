@@ -177,7 +177,8 @@ def _wordish_run(content: str) -> str | None:
                 run_start = None
             k += 2
             continue
-        if ch.isascii() and ch.isalpha() and not (k + 1 < n and content[k + 1] == "-") and not (k > 0 and content[k - 1] == "-"):
+        in_range = (k + 1 < n and content[k + 1] == "-") or (k > 0 and content[k - 1] == "-")
+        if ch.isascii() and ch.isalpha() and not in_range:
             if run_start is None:
                 run_start = k
         else:
