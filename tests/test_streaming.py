@@ -151,6 +151,19 @@ def test_pending_match_longer_than_the_hold_back_is_reported(redact_guard):
     assert gs.stats["max_held"] <= 64 + len("@example.com and more")  # the bound, plus one chunk
 
 
+def test_window_engine_sees_matches_with_whole_text_context(bounded_guard):
+    # "…5559 4" ends in a longer (Luhn-failing) candidate at the end of the first chunk that
+    # hides the real card (0, 16); and "1234 4111 1111 1111 1111" is ONE failing candidate in
+    # the whole text, so its "4111 1111 1111 1111" must stay as it is (whole-text semantics),
+    # also when the window base moves forward in a long stream
+    text = "5500005555555559 4111 1111 1111 1111the "
+    assert "".join(bounded_guard.stream([text[:18], text[18:]])) == bounded_guard.check(text, "output").text
+    text = ("the order shipped " * 12) + "1234 4111 1111 1111 1111 the end of it " + ("and more words " * 12)
+    whole = bounded_guard.check(text, "output").text
+    for seed in range(20):
+        assert "".join(bounded_guard.stream(random_chunks(text, random.Random(seed), 1, 12))) == whole
+
+
 def test_bounded_policy_hold_back(bounded_guard):
     prof = stream_profile(bounded_guard, "output")
     assert prof.unbounded == ()
@@ -424,7 +437,7 @@ def test_property_stream_equals_whole_text_redaction(redact_guard, frags, data):
     assert gs.stats["divergence"] is False
 
 
-_JB_RE = re.compile(r"\b(?:ignore previous instructions|you are now DAN)\b", re.I)
+_JB_RE = re.compile(r"\b(?:ignore previous instructions|you are now DAN)\b", re.I | re.A)  # ASCII \b, like the policy
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

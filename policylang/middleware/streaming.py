@@ -80,6 +80,8 @@ LOOKAROUND_EDGE = 64  # for patterns confirmed by regex (lookahead of unknown le
 _CONFIRM, _TAIL = 3, 4  # pattern kinds (policylang.compile.patterns)
 _ASCII_INERT_STEPS = frozenset({"nfkc", "invisible", "confusables"})
 _WS = (" ", "\n", "\t", "\r")
+_BREAK_BEFORE = frozenset(".,;:!?) \t\r\n")  # a whitespace after one of these is a strong break
+MAX_WINDOW = 8192  # a window base that finds no safe place moves anyway past this many characters
 
 
 # --------------------------------------------------------------------------- profile
@@ -301,7 +303,10 @@ class StreamGuard:
         self._emitted: list[str] = []
         self._reds: list[tuple[int, int, str]] = []  # known redactions not yet released
         self._red_floor = 0  # end of the last released redaction
-        self._dirty = False
+        self._dirty = False  # a tentative refusal waits for more text
+        self._hit_end = 0  # end of the last stream hit of a local rule's pattern
+        self._hits: list[tuple[int, int]] = []  # stream hits of local rules' patterns past the base
+        self._base_retry = 0
         self._nonascii_end = 0
         self.chunks = 0
         self.max_held = 0
@@ -359,9 +364,15 @@ class StreamGuard:
             triggers = self._triggers
             for h in self._scanner.feed(chunk):
                 if h.id in triggers:
-                    self._dirty = True
+                    self._hits.append((h.start, h.end))
+                    if h.end > self._hit_end:
+                        self._hit_end = h.end
         w = self._watermark()
-        if (self._fast_ok and not self._dirty and not self._reds
+        # the fast path needs: no stream hit still ahead of the release point (the block
+        # engine re-reads it with more right context on every chunk until it is released:
+        # at the very end of a window, `\b` and leftmost-longest can give another span),
+        # no known redaction pending, no tentative refusal, nothing to normalize
+        if (self._fast_ok and self._hit_end <= self._r and not self._dirty and not self._reds
                 and self._nonascii_end <= self._wb):
             if w <= self._r:
                 out = ""
@@ -423,24 +434,53 @@ class StreamGuard:
         return best
 
     def _advance_base(self) -> None:
-        """Move the window base to a whitespace character before the release point.
+        """Move the window base forward, to keep each window evaluation small.
 
-        The character at the base stays in the window as left context (for ``\\b``), so
-        the base is only moved onto whitespace (or, in a long run without any, one character
-        before the release point), never inside a released redaction.
+        The base is a whitespace character before the release point that no match of a
+        local rule's pattern crosses: the character stays in the window as left context (for
+        ``\\b``), and since no match straddles it, the matches after it are the same in the
+        window as in the whole text (leftmost-longest chains restart there). Matches are
+        known from the stream scanner; without one (normalizing or regex-confirmed
+        policies), only breaks that patterns do not cross in practice are used (a newline,
+        punctuation followed by a space, two spaces). A window that finds no such place
+        grows up to ``MAX_WINDOW`` characters, then moves to the last whitespace anyway.
         """
         r, wb = self._r, self._wb
-        if r - wb <= 2 * self.hold + 64:
+        if r - wb <= 2 * self.hold + 64 or r < self._base_retry:
             return
         lo = max(self._red_floor, wb + 1)
         win = self._win
-        p = max(win.rfind(c, lo - wb, r - wb) for c in _WS)
-        if p < 0:
-            p = max(r - wb - 1, lo - wb)
-        if p <= 0:
+        hits = self._hits
+        if hits:
+            hits = self._hits = [h for h in hits if h[1] > wb]
+        strong = self._scanner is None
+        best = -1
+        i = r - wb
+        floor = lo - wb
+        k = 0
+        while k < 512:
+            i = max(win.rfind(c, floor, i) for c in _WS)
+            if i < 0:
+                break
+            k += 1
+            pos = wb + i
+            if any(s < pos < e for s, e in hits):
+                continue
+            if win[i] == "\n" or (i > 0 and (win[i - 1] in _BREAK_BEFORE)):
+                best = i
+                break
+            if not strong and best < 0:
+                best = i
+                break
+        if best < 0 and len(win) > MAX_WINDOW:
+            best = max(win.rfind(c, floor, r - wb) for c in _WS)
+            if best < 0:
+                best = max(r - wb - 1, floor)
+        if best <= 0:
+            self._base_retry = r + 64  # try again once more text was released
             return
-        self._win = win[p:]
-        self._wb = wb + p
+        self._win = win[best:]
+        self._wb = wb + best
 
     def _evaluate(self, w: int) -> str:
         self.slow_evals += 1
