@@ -423,12 +423,14 @@ def test_simple_enough_agrees_with_hyperscan():
     """Patterns the prescreen waves through must compile in Hyperscan with no problem."""
     import random
 
+    import regex
+
     from policylang.check.passes.hyperscan import simple_enough
     from policylang.compile.patterns import PatternSpec, check_pattern
 
     rng = random.Random(1234)
     atoms = ["a", r"\d", r"\w", "[A-Z]", "[^x]", ".", r"\s", "[a-z0-9]", "-", "(?:ab|cd)", "x", r"\b", r"\W",
-             "^", "$", r"\D", r"\.", "@"]
+             "^", "$", r"\D", r"\.", "@", r"\x41", r"\u0042", "[]a]", "(?P<g>q)", r"\Z", r"\A", "[a-]"]
 
     def gen(depth=0):
         out = []
@@ -448,6 +450,8 @@ def test_simple_enough_agrees_with_hyperscan():
         spec = PatternSpec(0, p, spans=True, caseless=rng.random() < 0.5, dotall=rng.random() < 0.5,
                            multiline=rng.random() < 0.5)
         assert check_pattern(spec) == [], p
+        # the regex pass skips `regex` for these, so `regex` must agree: valid, never empty
+        assert regex.compile(p).search("") is None, p
     assert waved > 50
     # and the known-bad shapes are not waved through
     for p in [r"a\bb", r"(a|b)*.{50}c", r"(\w+) \1", r"foo(?=bar)", r"x^y", r".{1,32}[^x]{1,3}", r"a*"]:

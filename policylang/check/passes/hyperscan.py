@@ -59,15 +59,21 @@ def simple_enough(expression: str, *, caseless=False, dotall=False, multiline=Fa
     """True when Hyperscan surely compiles ``expression`` with start-of-match and no fallback."""
     if ucp or wholeword or fuzzy or len(expression) > MAX_SIMPLE_LEN or not expression.isascii():
         return False
-    return _simple(expression)
+    return simple_regex(expression)
 
 
 @functools.lru_cache(maxsize=4096)
-def _simple(expression: str) -> bool:
+def simple_regex(expression: str) -> bool:
+    """``expression`` uses only literals, classes, greedy repeats, groups and edge anchors,
+    within the size limits above, and cannot match the empty string. Such a regex is valid
+    for ``re``, ``regex`` and Hyperscan alike."""
     try:
-        import re._constants as C
-        import re._parser as P
-
+        try:
+            import re._constants as C
+            import re._parser as P
+        except ImportError:  # Python 3.10
+            import sre_constants as C  # type: ignore[no-redef]
+            import sre_parse as P  # type: ignore[no-redef]
         parsed = P.parse(expression, 0)
     except Exception:  # noqa: BLE001 - anything `re` cannot read goes to Hyperscan
         return False

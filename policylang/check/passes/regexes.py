@@ -13,6 +13,7 @@ import regex
 
 from policylang._source import Span
 from policylang.check.checker import CheckContext, error
+from policylang.check.passes.hyperscan import simple_regex
 from policylang.check.util import qualified
 from policylang.syntax import ast
 
@@ -63,6 +64,11 @@ def run(ctx: CheckContext):
                 flags |= regex.IGNORECASE
             if not flag_ok:
                 bad.add(qname)
+            if flag_ok and "x" not in node.flags and simple_regex(node.regex):
+                # valid and never empty by construction: skip the (slow, pure Python) regex parse
+                if info.active:
+                    yield from _negated_classes(source, node, raw, close)
+                continue
             try:
                 compiled = regex.compile(node.regex, flags)
             except regex.error as err:
