@@ -65,6 +65,7 @@ import struct
 import sys
 import tempfile
 import unicodedata
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -567,7 +568,7 @@ def _regex_problems(spec: PatternSpec) -> list[PatternProblem]:
     return []
 
 
-def check_pattern(spec: PatternSpec) -> list[PatternProblem]:
+def check_pattern(spec: PatternSpec, *, cache_dir: str | os.PathLike | None | bool = None) -> list[PatternProblem]:
     """Compile ``spec`` alone (regex, then Hyperscan) and say what is wrong or degraded.
 
     Errors: ``PL201`` invalid regex, ``PL202`` matches the empty string, ``PL401``
@@ -578,8 +579,13 @@ def check_pattern(spec: PatternSpec) -> list[PatternProblem]:
         problems = _regex_problems(spec)
         if problems:
             return problems
-        _, problems = classify(spec)
-        return problems
+        # Compiling one large pattern can take seconds; going through compile_patterns
+        # puts the verdict in the on-disk database cache, so the next check is instant.
+        try:
+            compiled = compile_patterns([dataclasses.replace(spec, id=0)], cache_dir=cache_dir)
+        except PatternSetError as err:
+            return [p for _, p in err.problems]
+        return [p for _, p in compiled.problems]
     except Exception as exc:  # the checker must never crash on a pattern
         return [PatternProblem("PL901", f"internal error while checking this pattern: {_clean(exc)}")]
 

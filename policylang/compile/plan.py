@@ -163,8 +163,9 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:
         spans = sym.qname in need_spans or bool(opts.validators)
         if isinstance(node, ast.Pattern):
             flags = node.flags
+            expression = node.regex if "x" not in flags else "(?x)" + node.regex + "\n"
             specs.append(PatternSpec(
-                id=len(specs), expression=node.regex, literal=False,
+                id=len(specs), expression=expression, literal=False,
                 caseless="i" in flags or opts.nocase, dotall="s" in flags, multiline="m" in flags,
                 ucp="u" in flags, wholeword=opts.wholeword, fuzzy=opts.fuzzy or 0, spans=spans,
             ))
