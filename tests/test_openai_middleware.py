@@ -280,6 +280,14 @@ def test_sync_stream_refusal_closes_the_stream(server, client, guard):
     assert stream.response.is_closed
 
 
+def test_closing_a_stream_before_iterating_closes_the_response(server, client, guard):
+    stream = guard.openai(client).chat.completions.create(
+        model="leak", stream=True, messages=[{"role": "user", "content": "hi"}])
+    assert not stream.response.is_closed
+    stream.close()
+    assert stream.response.is_closed
+
+
 def test_sync_broken_stream_never_releases_held_text(server, client, guard, tmp_path):
     log = tmp_path / "d.jsonl"
     stream = guard.openai(client, log=log).chat.completions.create(

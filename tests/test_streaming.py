@@ -285,6 +285,23 @@ def test_consumer_closing_early_closes_upstream(redact_guard):
     assert closed == [True]
 
 
+def test_closing_before_iterating_closes_upstream(redact_guard, tmp_path):
+    closed = []
+
+    def gen():
+        try:
+            yield "never pulled"
+        finally:
+            closed.append(True)
+
+    upstream = gen()
+    next(upstream)  # started, so that close() runs its finally
+    gs = redact_guard.stream(upstream, log=tmp_path / "d.jsonl")
+    gs.close()
+    assert closed == [True]
+    assert json.loads((tmp_path / "d.jsonl").read_text())["outcome"] == "incomplete"
+
+
 def test_context_only_refusal_never_pulls_upstream():
     g = policylang.loads("""
 policy ctx

@@ -293,6 +293,7 @@ class _ChatStreamBase:
         self._cl = cl
         self._sgs: dict[int, StreamGuard] = {}
         self.decisions: dict[int, Decision] = {}
+        self._started = False
 
     @property
     def response(self):
@@ -366,6 +367,13 @@ class GuardedChatStream(_ChatStreamBase):
         return next(self._gen)
 
     def close(self) -> None:
+        """Stop and close the HTTP stream (also when iteration never started)."""
+        if not self._started:
+            self._started = True
+            self._gen.close()
+            self._close_upstream()
+            self._log("incomplete")
+            return
         self._gen.close()
 
     def __enter__(self):
@@ -379,6 +387,7 @@ class GuardedChatStream(_ChatStreamBase):
         return d if (d.refused or not sg.stopped) else sg.window_refusal
 
     def _run(self):
+        self._started = True
         outcome, error, done = "error", None, False
         try:
             for chunk in self._upstream:
@@ -452,6 +461,13 @@ class AsyncGuardedChatStream(_ChatStreamBase):
         return await self._agen.__anext__()
 
     async def close(self) -> None:
+        """Stop and close the HTTP stream (also when iteration never started)."""
+        if not self._started:
+            self._started = True
+            await self._agen.aclose()
+            await self._close_upstream()
+            self._log("incomplete")
+            return
         await self._agen.aclose()
 
     async def __aenter__(self):
@@ -465,6 +481,7 @@ class AsyncGuardedChatStream(_ChatStreamBase):
         return d if (d.refused or not sg.stopped) else sg.window_refusal
 
     async def _run(self):
+        self._started = True
         outcome, error, done = "error", None, False
         try:
             async for chunk in self._upstream:

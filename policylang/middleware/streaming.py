@@ -667,6 +667,7 @@ class _StreamBase:
         self._part = part
         self._sg: StreamGuard | None = None
         self._refused_early: Decision | None = None  # input refused: the stream is the refusal
+        self._started = False
         self.error: BaseException | None = None
 
     @property
@@ -689,6 +690,8 @@ class _StreamBase:
             else:
                 self._calllog.add_bare(sg.stage, self._guard.policy_hash, self._part)
             extra["stream"] = sg.stats()
+        elif not self._calllog.items and self._refused_early is None:
+            self._calllog.add_bare(self._opts["stage"], self._guard.policy_hash, self._part)
         if exc is not None:
             extra["error"] = type(exc).__name__
         self._calllog.finish(outcome, extra)
@@ -712,6 +715,14 @@ class GuardedStream(_StreamBase):
         return next(self._gen)
 
     def close(self) -> None:
+        """Stop: closes the upstream too (also when iteration never started)."""
+        if not self._started:
+            self._started = True
+            self._gen.close()
+            if self._chunks is not None:
+                _close_sync(self._chunks)
+            self._log("refused" if self._refused_early is not None else "incomplete")
+            return
         self._gen.close()
 
     def __enter__(self):
@@ -721,6 +732,7 @@ class GuardedStream(_StreamBase):
         self.close()
 
     def _run(self):
+        self._started = True
         guard = self._guard
         if self._refused_early is not None:
             self._calllog.finish("refused")
@@ -797,6 +809,14 @@ class AsyncGuardedStream(_StreamBase):
         return await self._agen.__anext__()
 
     async def aclose(self) -> None:
+        """Stop: closes the upstream too (also when iteration never started)."""
+        if not self._started:
+            self._started = True
+            await self._agen.aclose()
+            if self._chunks is not None:
+                await _close_async(self._chunks)
+            self._log("incomplete")
+            return
         await self._agen.aclose()
 
     async def __aenter__(self):
@@ -808,6 +828,7 @@ class AsyncGuardedStream(_StreamBase):
     async def _run(self):
         from policylang.middleware.messages import acheck
 
+        self._started = True
         guard = self._guard
         upstream = None
         exhausted = False
