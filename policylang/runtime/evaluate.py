@@ -20,6 +20,7 @@ from policylang.runtime.normalize import Normalizer
 
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
+MAX_REDACT_PASSES = 3
 _EMPTY: Mapping = {}
 
 
@@ -210,12 +211,36 @@ class Engine:
         elif action == "redact":
             redactions = redact.merge(redact_items, text, self.salt)
             out_text = redact.apply(text, redactions)
+            # A replacement can change what surrounds a value ("a@b.co4111 1111 ..." hid
+            # the card behind a word boundary). Re-scan until nothing is left to redact.
+            for _ in range(MAX_REDACT_PASSES):
+                more = self._redact_items(out_text, stage, st.frame.context)
+                if not more:
+                    break
+                for start, end, *rest in more:
+                    ostart, oend = redact.to_original(redactions, start, end)
+                    redact_items.append((ostart, oend, *rest))
+                redactions = redact.merge(redact_items, text, self.salt)
+                out_text = redact.apply(text, redactions)
         total = time.perf_counter_ns() - st.t0
         return Decision.model_construct(
             action=action, text=out_text, stage=stage, citations=citations, redactions=redactions,
             scores=scores, errors=list(st.errors), models=models_info, policy_hash=plan.digest,
             timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
         )
+
+    def _redact_items(self, text: str, stage: str, context: Mapping) -> list:
+        """Spans that redact rules (without models) would redact in ``text``."""
+        st = self._phase1(text, stage, context)
+        items = []
+        for rule, err, act in st.fired:
+            if act != "redact" or rule.shadow or err is not None:
+                continue
+            for m in rule.matchers:
+                entry = self.plan.matchers[m]
+                for start, end in st.hits.get(m, ()):
+                    items.append((start, end, entry.kind, rule.action, rule.rule_id, entry.qname))
+        return items
 
     def _citation(self, rule: CompiledRule, act: str, err: str | None, st: _TextState) -> Citation:
         plan = self.plan

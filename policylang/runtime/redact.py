@@ -65,3 +65,26 @@ def apply(text: str, redactions: list[Redaction]) -> str:
         pos = r.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def to_original(redactions: list[Redaction], start: int, end: int) -> tuple[int, int]:
+    """Map a span of the redacted text back to the original text.
+
+    A position inside a replacement maps to the whole redacted span it replaced.
+    """
+    def one(pos: int, is_end: bool) -> int:
+        shift = 0  # original - redacted, for text before the current redaction
+        for r in redactions:
+            red_start = r.start - shift
+            red_end = red_start + len(r.replacement)
+            if pos <= red_start:
+                return pos + shift
+            if pos < red_end:
+                return r.end if is_end else r.start
+            shift += (r.end - r.start) - len(r.replacement)
+        return pos + shift
+
+    ostart = one(start, False)
+    if end <= start:
+        return ostart, ostart
+    return ostart, one(end, True)
