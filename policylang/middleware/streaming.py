@@ -81,6 +81,8 @@ _CONFIRM, _TAIL = 3, 4  # pattern kinds (policylang.compile.patterns)
 _ASCII_INERT_STEPS = frozenset({"nfkc", "invisible", "confusables"})
 _WS = (" ", "\n", "\t", "\r")
 _BREAK_BEFORE = frozenset(".,;:!?) \t\r\n")  # a whitespace after one of these is a strong break
+SLOW_BATCH = 16  # while matches are pending, evaluate (and release) at most every this many characters
+BASE_SLACK = 128  # released characters kept in the window before its base moves forward
 MAX_WINDOW = 8192  # a window base that finds no safe place moves anyway past this many characters
 
 
@@ -360,10 +362,12 @@ class StreamGuard:
             prev = self._win[-len(chunk) - 1:-len(chunk)] if len(self._win) > len(chunk) else ""
             if not self._normalizer(prev + chunk).identity:
                 self._nonascii_end = n
+        fresh = False
         if self._scanner is not None:
             triggers = self._triggers
             for h in self._scanner.feed(chunk):
                 if h.id in triggers:
+                    fresh = True
                     self._hits.append((h.start, h.end))
                     if h.end > self._hit_end:
                         self._hit_end = h.end
@@ -381,12 +385,18 @@ class StreamGuard:
                 self._r = w
                 self._emitted.append(out)
                 self._advance_base()
+        elif fresh or self._dirty or w - self._r >= SLOW_BATCH or self._stalled(w):
+            out = self._evaluate(w)  # a new hit (refuse at once), or enough text to release
         else:
-            out = self._evaluate(w)
+            out = ""  # holding a little longer is always safe
         held = n - self._r
         if held > self.max_held:
             self.max_held = held
         return out
+
+    def _stalled(self, w: int) -> bool:
+        """The watermark is at the hold-back bound: release what can be released now."""
+        return w > self._r and w == self._n - self.hold
 
     def _watermark(self) -> int:
         """How far text may be released, before redactions are taken into account."""
@@ -446,7 +456,7 @@ class StreamGuard:
         grows up to ``MAX_WINDOW`` characters, then moves to the last whitespace anyway.
         """
         r, wb = self._r, self._wb
-        if r - wb <= 2 * self.hold + 64 or r < self._base_retry:
+        if r - wb <= BASE_SLACK or r < self._base_retry:
             return
         lo = max(self._red_floor, wb + 1)
         win = self._win
