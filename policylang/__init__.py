@@ -6,6 +6,7 @@
     decision.action, decision.text, decision.citations
 """
 
+from policylang.check import check_source
 from policylang.decision import Citation, Decision, Evidence, Redaction
 from policylang.errors import (
     PolicyCheckError,
@@ -31,6 +32,7 @@ __all__ = [
     "PolicySyntaxError",
     "Redaction",
     "Refused",
+    "check_source",
     "load",
     "loads",
 ]

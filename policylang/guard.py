@@ -34,6 +34,7 @@ class Guard:
             from policylang.runtime.model_runner import ModelRunner
 
             runner = ModelRunner(plan, model_registry, batch_wait_ms=batch_wait_ms, max_batch=max_batch)
+            _check_labels(plan, runner)
         self._runner = runner
         if isinstance(hash_salt, str):
             hash_salt = hash_salt.encode()
@@ -118,6 +119,24 @@ class Guard:
         from policylang.middleware import guard_openai
 
         return guard_openai(self, client, **options)
+
+
+def _check_labels(plan: Plan, runner) -> None:
+    """Labels the policy reads must exist in the loaded model (labels may come from config.json)."""
+    from policylang.diagnostics import Severity
+    from policylang.errors import PolicyCompileError
+
+    diags = []
+    for index, label, span, rule_id in plan.label_refs:
+        labels = runner.labels(index)
+        if labels and label not in labels:
+            name = plan.models[index].qname
+            diags.append(Diagnostic(
+                "PL108", Severity.ERROR, f"classifier `{name}` has no label `{label}`", span,
+                help=f"its labels are {', '.join(f'`{x}`' for x in labels)}", rule_id=rule_id,
+            ))
+    if diags:
+        raise PolicyCompileError("a rule reads a label its classifier does not have", diags)
 
 
 def _raise_for(diags: Sequence[Diagnostic], result: CheckResult | None = None) -> None:

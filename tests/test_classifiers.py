@@ -211,3 +211,12 @@ rule no_profanity on output: when profanity.profane > 0.8 refuse "Let's keep it 
 ''', cache_dir=False, batch_wait_ms=0)
     assert g.check("you are a fucking idiot", stage="output").action == "refuse"
     assert g.check("have a nice day", stage="output").action == "allow"
+
+
+def test_label_from_config_json_is_checked_at_load(tiny_classifier_dir, tiny_embedder_dir):
+    src = _policy(tiny_classifier_dir, tiny_embedder_dir).replace("injection.injection > 0.9", "injection.INJECTION > 0.9")
+    with pytest.raises(policylang.PolicyCompileError) as ei:
+        policylang.loads(src, cache_dir=False)
+    [d] = ei.value.diagnostics
+    assert d.code == "PL108" and "`INJECTION`" in d.message and "`injection`" in d.help
+    assert d.rule_id == "no_injection"

@@ -82,6 +82,8 @@ class Plan:
     # per stage: rules that must always be evaluated, and gated rules by matcher index
     ungated: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     gated_by: dict[str, dict[int, tuple[CompiledRule, ...]]] = field(default_factory=dict)
+    # (model index, label, span of the reference, rule id): checked once the model's labels are known
+    label_refs: tuple[tuple[int, str, Span, str], ...] = ()
 
     @property
     def digest(self) -> str:
@@ -243,8 +245,17 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:
             message=act.message.value if act.message is not None else None,
             gate=_gate(r.node.when, r.info, syms, index_of, group_members),
         ))
+    label_refs = []
+    for r in policy_set.rules:
+        for ref in refs_in(r.node.when) + refs_in(r.node.unless):
+            res = syms.resolve(r.info, ref.parts)
+            if res is not None and res.kind == "classifier":
+                entry = models[model_index[res.symbol.qname]]
+                label = res.label or (entry.node.options.label.value if entry.node.options.label else None)
+                if label is not None:
+                    label_refs.append((entry.index, label, ref.span, r.rule_id))
     plan = Plan(policy_set, tuple(matchers), tuple(spec_matcher), patterns, tuple(models), tuple(rules),
-                normalize=policy_set.normalize)
+                normalize=policy_set.normalize, label_refs=tuple(label_refs))
     plan.by_stage = {s: tuple(r for r in rules if s in r.stages) for s in STAGES}
     for stage, stage_rules in plan.by_stage.items():
         plan.ungated[stage] = tuple(r for r in stage_rules if r.gate is None)
