@@ -387,6 +387,14 @@ def test_normalized_policy_fullwidth_and_zero_width(normalized_guard):
         assert out == whole
 
 
+def test_normalized_policy_holds_long_fullwidth_values(normalized_guard):
+    # the raw-text partial match cannot see a fullwidth email coming: held by the bound
+    text = "mail " + "ｊ" * 60 + "＠ｅｘａｍｐｌｅ．ｃｏｍ now"
+    whole = normalized_guard.check(text, "output").text
+    assert whole == "mail [email] now"
+    assert "".join(normalized_guard.stream(list(text))) == whole
+
+
 def test_normalized_policy_keeps_the_fast_path_for_stable_unicode(normalized_guard):
     text = "Le café crème est déjà prêt, à bientôt. " * 8
     sg = StreamGuard(normalized_guard, "output")

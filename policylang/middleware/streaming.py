@@ -402,12 +402,13 @@ class StreamGuard:
         """How far text may be released, before redactions are taken into account."""
         n = self._n
         w = n - self._fixed
-        if self._unb and w > self._r and w > self._ps_min:
-            # pending starts only move forward, so while the last one known is past the
-            # candidate watermark there is nothing to recompute
-            w = min(w, self._pending_start(w))
-            if self.profile.normalizes and self._nonascii_end > self._wb:
-                w = min(w, n - DEFAULT_UNBOUNDED_HOLD_BACK)  # raw-text partial matches are approximate
+        if self._unb:
+            if self._nonascii_end > self._wb:
+                w = min(w, n - DEFAULT_UNBOUNDED_HOLD_BACK)  # raw-text partial matches miss normalized text
+            if w > self._r and w > self._ps_min:
+                # pending starts only move forward, so while the last one known is past the
+                # candidate watermark there is nothing to recompute
+                w = min(w, self._pending_start(w))
         bound = n - self.hold
         return w if w > bound else bound
 
