@@ -286,3 +286,10 @@ def _guard():
     if "g" not in _G:
         _G["g"] = policylang.loads(POLICY, name="demo.policy", cache_dir=False)
     return _G["g"]
+
+
+def test_valid_card_behind_a_longer_invalid_match_is_found(guard):
+    # the leftmost-longest match "1234 4111 1111 1111" fails Luhn; the card after it is valid
+    d = guard.check("ref 1234 4111 1111 1111 1111 ok", stage="output")
+    assert d.action == "redact"
+    assert d.text == "ref 1234 [credit_card] ok"

@@ -21,6 +21,7 @@ from policylang.runtime.normalize import Normalizer
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
 MAX_REDACT_PASSES = 3
+REVALIDATE_WINDOW = 256  # how far past a failed match a re-validated one may end
 _EMPTY: Mapping = {}
 
 
@@ -57,7 +58,7 @@ class Engine:
         self._scan = plan.patterns.scan
         self._spec_matcher = plan.spec_matcher
         self._matchers = plan.matchers
-        self._has_validators = any(m.validators for m in plan.matchers)
+        self._regex_twins: dict[int, object] = {}  # spec id -> `regex` twin, for re-validation
 
     # ------------------------------------------------------------------ input checks
     @staticmethod
@@ -74,6 +75,36 @@ class Engine:
             )
 
     # ------------------------------------------------------------------ phase 1
+    @staticmethod
+    def _add_hit(hits: dict, m: int, span: tuple[int, int]) -> None:
+        lst = hits.get(m)
+        if lst is None:
+            hits[m] = [span]
+        elif span[0] >= lst[-1][1]:
+            lst.append(span)
+        # else: overlaps the previous hit of this matcher (a re-validated alternative)
+
+    def _revalidate(self, hit, ntext: str, validators) -> list[tuple[int, int]]:
+        """Validated matches that start inside a match whose check failed (overlapping search)."""
+        rx = self._regex_twins.get(hit.id)
+        if rx is None:
+            from policylang.compile.patterns import compile_regex
+
+            try:
+                rx = compile_regex(self.plan.patterns.specs[hit.id])
+            except Exception:  # pragma: no cover - the spec compiled once already
+                return []
+            self._regex_twins[hit.id] = rx
+        out: list[tuple[int, int]] = []
+        end = min(len(ntext), hit.end + REVALIDATE_WINDOW)
+        for mt in rx.finditer(ntext, hit.start + 1, end, overlapped=True):
+            if mt.start() >= hit.end:
+                break
+            a, b = mt.span()
+            if b > a and (not out or a >= out[-1][1]) and all(v(ntext[a:b]) for v in validators):
+                out.append((a, b))
+        return out
+
     def _phase1(self, text: str, stage: str, context: Mapping) -> _TextState:
         t0 = time.perf_counter_ns()
         norm = self.normalizer(text)
@@ -91,13 +122,13 @@ class Engine:
                 if validators:
                     value = ntext[h.start:h.end]
                     if not all(v(value) for v in validators):
+                        # The longest match failed its check; a shorter or later one inside
+                        # it may pass ("1234 4111 1111 1111 1111" holds a valid card).
+                        for a, b in self._revalidate(h, ntext, validators):
+                            self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
                         continue
                 span = (h.start, h.end) if identity else norm.to_original(h.start, h.end)
-                lst = hits.get(m)
-                if lst is None:
-                    hits[m] = [span]
-                elif span != lst[-1]:
-                    lst.append(span)
+                self._add_hit(hits, m, span)
         frame = Frame(hits, {}, context, len(text))
         st = _TextState(text, norm, hits, frame, t0, t1 - t0, t2 - t1)
         plan = self.plan
