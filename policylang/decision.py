@@ -91,3 +91,22 @@ class Decision(BaseModel):
     @property
     def refused(self) -> bool:
         return self.action == "refuse"
+
+
+_setattr = object.__setattr__
+
+
+def fast_construct(cls, values: dict):
+    """Build a model from trusted, complete field values (every field given, in any order).
+
+    The evaluator makes one Decision per text; ``model_construct`` costs ~10 µs because it
+    walks aliases and defaults. This does what ``model_construct`` ends with, for values the
+    engine already produced with the right types. ``tests/test_decision.py`` checks that the
+    result equals a validated model, so a pydantic change that breaks this fails loudly.
+    """
+    m = cls.__new__(cls)
+    _setattr(m, "__dict__", values)
+    _setattr(m, "__pydantic_fields_set__", set(values))
+    _setattr(m, "__pydantic_extra__", None)
+    _setattr(m, "__pydantic_private__", None)
+    return m

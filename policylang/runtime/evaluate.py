@@ -7,13 +7,14 @@ programs without models -> models, only when they can still change the outcome
 
 from __future__ import annotations
 
-import os
+import contextlib
+import gc
 import time
 from typing import Any, Mapping, Sequence
 
 from policylang.compile.conditions import Frame, ModelFailed
 from policylang.compile.plan import STAGES, CompiledRule, Plan
-from policylang.decision import PRECEDENCE, Citation, Decision, Evidence
+from policylang.decision import PRECEDENCE, Citation, Decision, Evidence, fast_construct
 from policylang.errors import PolicyEvaluationError
 from policylang.runtime import redact
 from policylang.runtime.normalize import Normalizer
@@ -21,6 +22,7 @@ from policylang.runtime.normalize import Normalizer
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
 MAX_REDACT_PASSES = 3
+MANY_CHUNK = 512  # texts per phase in check_many
 REVALIDATE_WINDOW = 256  # how far past a failed match a re-validated one may end
 _EMPTY: Mapping = {}
 
@@ -199,11 +201,11 @@ class Engine:
         fired = st.fired
         if not fired and not st.errors and not st.needed:
             total = time.perf_counter_ns() - st.t0
-            return Decision.model_construct(
+            return fast_construct(Decision, dict(
                 action="allow", text=text, stage=stage, citations=[], redactions=[], scores={}, errors=[],
                 models={}, policy_hash=self.plan.digest,
                 timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
-            )
+            ))
         plan = self.plan
         action = "allow"
         refusal = None
@@ -254,11 +256,11 @@ class Engine:
                 redactions = redact.merge(redact_items, text, self.salt)
                 out_text = redact.apply(text, redactions)
         total = time.perf_counter_ns() - st.t0
-        return Decision.model_construct(
+        return fast_construct(Decision, dict(
             action=action, text=out_text, stage=stage, citations=citations, redactions=redactions,
             scores=scores, errors=list(st.errors), models=models_info, policy_hash=plan.digest,
             timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
-        )
+        ))
 
     def _redact_items(self, text: str, stage: str, context: Mapping) -> list:
         """Spans that redact rules (without models) would redact in ``text``."""
@@ -278,8 +280,8 @@ class Engine:
         evidence: list[Evidence] = []
         for m in rule.matchers:
             for start, end in st.hits.get(m, ())[:MAX_EVIDENCE]:
-                evidence.append(Evidence.model_construct(
-                    matcher=plan.matchers[m].qname, start=start, end=end, score=None, label=None, example=None))
+                evidence.append(fast_construct(Evidence, dict(
+                    matcher=plan.matchers[m].qname, start=start, end=end, score=None, label=None, example=None)))
                 if len(evidence) >= MAX_EVIDENCE:
                     break
         for m in rule.models:
@@ -287,25 +289,25 @@ class Engine:
             value = st.frame.scores.get(m)
             if isinstance(value, dict):
                 label = _default_label(entry, value, rule)
-                evidence.append(Evidence.model_construct(
+                evidence.append(fast_construct(Evidence, dict(
                     matcher=entry.qname, start=None, end=None, score=float(value[label]) if label in value else None,
-                    label=label, example=None))
+                    label=label, example=None)))
             elif isinstance(value, float):
-                evidence.append(Evidence.model_construct(
+                evidence.append(fast_construct(Evidence, dict(
                     matcher=entry.qname, start=None, end=None, score=value, label=None,
-                    example=st.topic_examples.get(m)))
+                    example=st.topic_examples.get(m))))
         first = evidence[0] if evidence else None
         principle_id, principle = (rule.principles[0] if rule.principles else (None, None))
         if principle is None and rule.cite is not None:
             principle = rule.cite
-        return Citation.model_construct(
+        return fast_construct(Citation, dict(
             rule_id=rule.rule_id, action=act, file=rule.file, line=rule.line,
             principle=principle, principle_id=principle_id,
             matcher=first.matcher if first else None,
             span=(first.start, first.end) if first is not None and first.start is not None else None,
             score=first.score if first else None,
             severity=rule.severity, shadow=rule.shadow, error=err, evidence=evidence,
-        )
+        ))
 
     # ------------------------------------------------------------------ public
     def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
@@ -331,13 +333,35 @@ class Engine:
                 raise PolicyEvaluationError("check_many(): one context per text, or a single context for all")
         for t in texts:
             self._check_text(t)
-        states = [self._phase1(t, stage, c) for t, c in zip(texts, contexts)]
-        pending = [st for st in states if st.needed]
-        if pending:
-            self._run_models(pending)
-            for st in pending:
-                self._phase2(st)
-        return [self._decide(st, stage) for st in states]
+        out: list[Decision] = []
+        # Decisions hold no reference cycles, so the cyclic GC only re-traverses the growing
+        # result list (measured: ~30% of check_many time on 20k texts); pause it meanwhile.
+        with _gc_paused():
+            self._many(texts, contexts, stage, out)
+        return out
+
+    def _many(self, texts, contexts, stage, out) -> None:
+        # Chunks bound the working state (and the model batch); decisions come back in order.
+        for i in range(0, len(texts), MANY_CHUNK):
+            states = [self._phase1(t, stage, c) for t, c in zip(texts[i:i + MANY_CHUNK], contexts[i:i + MANY_CHUNK])]
+            pending = [st for st in states if st.needed]
+            if pending:
+                self._run_models(pending)
+                for st in pending:
+                    self._phase2(st)
+            out.extend(self._decide(st, stage) for st in states)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _default_label(entry, value: dict, rule) -> str | None:
