@@ -220,3 +220,17 @@ def test_label_from_config_json_is_checked_at_load(tiny_classifier_dir, tiny_emb
     [d] = ei.value.diagnostics
     assert d.code == "PL108" and "`INJECTION`" in d.message and "`injection`" in d.help
     assert d.rule_id == "no_injection"
+
+
+def test_toxicity_pack_by_use_and_by_load():
+    g = policylang.loads('''
+policy t "uses the toxicity pack's classifier"
+use toxicity
+rule civil on output: when toxicity.profanity.profane > 0.8 flag "rude"
+''', cache_dir=False, batch_wait_ms=0)
+    d = g.check("shut up you stupid moron", stage="output")
+    assert d.action == "flag" and d.citations[0].matcher == "toxicity.profanity"
+    assert g.check("thanks for your help", stage="output").action == "allow"
+    pack = policylang.load("toxicity", cache_dir=False, batch_wait_ms=0)
+    d = pack.check("you are a fucking idiot")
+    assert d.action == "refuse" and d.citations[0].rule_id == "toxicity.refuse_profanity"

@@ -129,7 +129,7 @@ def test_test_command_pass_and_fail(tmp_path, capsys):
 
 
 def test_packs_pass_their_own_tests(capsys):
-    for pack in ("pii", "secrets", "jailbreak"):
+    for pack in ("pii", "secrets", "jailbreak", "toxicity"):
         assert main(["test", pack, "-q"]) == 0, capsys.readouterr().out
         assert " 0 failed" in capsys.readouterr().out
 
