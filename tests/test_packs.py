@@ -41,6 +41,7 @@ KNOWN_FALSE_POSITIVES = {
     "secrets": set(),
     "jailbreak": {  # prose that quotes an attack phrase
         'The article explains why "ignore previous instructions" attacks work on chatbots.',
+        "The attacker's prompt said to ignore prior instructions, so the guardrail blocked it.",
     },
 }
 MIN_RECALL = {"pii": 0.95, "secrets": 0.95, "jailbreak": 0.90}
