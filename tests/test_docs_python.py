@@ -35,7 +35,8 @@ def test_readme_example_runs(capsys):
     assert blocks, "README has python examples"
     _run(blocks, {"my_llm": lambda prompt: "ok"})
     out = capsys.readouterr().out
-    assert "redact Reach me at [email]" in out
+    assert "You said: Reach me at [email]" in out
+    assert "redact Reach me at [email] redact_pii 5" in out
     assert "redact_pii" in out
 
 
