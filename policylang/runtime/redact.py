@@ -31,21 +31,25 @@ def render(action: ast.Action, value: str, kind: str, rule_id: str, matcher: str
 def merge(items: list[tuple[int, int, str, ast.Action, str, str]], text: str, salt: bytes) -> list[Redaction]:
     """Merge overlapping ``(start, end, kind, action, rule_id, matcher)`` spans and render them.
 
-    Overlapping or touching-inside spans become one redaction covering their union;
-    it keeps the kind and operator of the span that starts first (the longer on ties).
+    Overlapping spans become one redaction covering their union. It takes the kind and
+    operator of the most specific (shortest) span: a `generic_secret` assignment around an
+    `openai_key` redacts as `[openai_key]`, a URL around a Slack token as `[slack_token]`.
     """
     if not items:
         return []
     items = sorted(items, key=lambda t: (t[0], -t[1]))
-    merged: list[list] = []
+    groups: list[list] = []  # [start, end, best item]
     for it in items:
-        if merged and it[0] < merged[-1][1]:
-            if it[1] > merged[-1][1]:
-                merged[-1][1] = it[1]
+        if groups and it[0] < groups[-1][1]:
+            g = groups[-1]
+            if it[1] > g[1]:
+                g[1] = it[1]
+            if it[1] - it[0] < g[2][1] - g[2][0]:
+                g[2] = it
             continue
-        merged.append(list(it))
+        groups.append([it[0], it[1], it])
     out = []
-    for start, end, kind, action, rule_id, matcher in merged:
+    for start, end, (_, _, kind, action, rule_id, matcher) in groups:
         out.append(Redaction(
             start=start, end=end, kind=kind,
             replacement=render(action, text[start:end], kind, rule_id, matcher, salt),

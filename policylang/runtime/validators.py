@@ -342,8 +342,19 @@ def _month(name: str) -> int | None:
 
 @_safe
 def date(value: str) -> bool:
-    s = value.strip()
-    if not s.isascii():
+    """A plausible calendar date: the whole value, or its tail after a context word
+    ("DOB: 21/07/1984"), like ``luhn`` and ``us_ssn`` read the number at the end."""
+    s = value.strip() if isinstance(value, str) else ""
+    if _date_only(s):
+        return True
+    for i in range(1, min(len(s), 64)):
+        if not s[i - 1].isalnum() and s[i].isalnum() and _date_only(s[i:]):
+            return True
+    return False
+
+
+def _date_only(s: str) -> bool:
+    if not s or not s.isascii():
         return False
     m = _NUM_DATE_RE.fullmatch(s)
     if m is not None:
