@@ -293,3 +293,15 @@ def test_valid_card_behind_a_longer_invalid_match_is_found(guard):
     d = guard.check("ref 1234 4111 1111 1111 1111 ok", stage="output")
     assert d.action == "redact"
     assert d.text == "ref 1234 [credit_card] ok"
+
+
+def test_pcre_code_point_escape():
+    g = policylang.loads(r'''
+pattern dash = /a\x{2014}b/
+pattern lit = /c\\x\{41\}/
+rule r on input: when dash flag "dash"
+rule r2 on input: when lit flag "literal"
+''', cache_dir=False)
+    assert g.check("xa\u2014b").action == "flag"
+    assert g.check("xa-b").action == "allow"
+    assert g.check(r"c\x{41}").citations[0].rule_id == "r2"  # an escaped backslash is left alone

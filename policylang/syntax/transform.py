@@ -10,6 +10,8 @@ last one. Intermediate results that are not AST nodes travel as ``_Part`` (value
 
 from __future__ import annotations
 
+import re
+
 from lark import Token, Transformer
 
 from policylang._source import SourceFile, Span
@@ -51,6 +53,15 @@ def _unescape(body: str, tok_span: Span, diags: list[Diagnostic]) -> str:
             out.append(e)
             i += 2
     return "".join(out)
+
+
+# PCRE's `\x{2014}` names a code point; Python's `regex` spells it `\U00002014`.
+_PCRE_HEX = re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9A-Fa-f]{1,6})\}")
+
+
+def _pcre_hex(m: "re.Match[str]") -> str:
+    code = int(m.group(2), 16)
+    return m.group(1) + (f"\\U{code:08X}" if code <= 0x10FFFF else m.group(0)[len(m.group(1)):])
 
 
 def _bad_escape(seq: str, span: Span) -> Diagnostic:
@@ -210,7 +221,7 @@ class ToAst(Transformer):
         regex_tok = next(c for c in children if _is_tok(c, "REGEX"))
         raw = str(regex_tok)
         close = raw.rindex("/")
-        body = raw[1:close].replace("\\/", "/")
+        body = _PCRE_HEX.sub(_pcre_hex, raw[1:close].replace("\\/", "/"))
         flags = raw[close + 1 :]
         return ast.Pattern(
             name, body, flags, self._tok_span(regex_tok), self._matcher_options(children),
