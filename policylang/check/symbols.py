@@ -153,24 +153,8 @@ class Symbols:
 
 
 def refs_in(expr) -> list[ast.Ref]:
-    """Every Ref in an expression, in source order (iterative: expressions may be long)."""
-    out: list[ast.Ref] = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node is None:
-            continue
-        if isinstance(node, ast.Ref):
-            out.append(node)
-        elif isinstance(node, (ast.And, ast.Or, ast.ListExpr)):
-            stack.extend(reversed(node.items))
-        elif isinstance(node, ast.Not):
-            stack.append(node.item)
-        elif isinstance(node, ast.Compare):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, ast.Call):
-            stack.extend(reversed(node.args))
-    return out
+    """Every Ref in an expression, in source order."""
+    return [n for n in ast.walk(expr) if isinstance(n, ast.Ref)]
 
 
 def rule_id(info: ModuleInfo, rule: ast.Rule) -> str:

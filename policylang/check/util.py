@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from typing import Iterator
-
 from policylang.check.symbols import ModuleInfo
 from policylang.syntax import ast
 
@@ -26,22 +24,7 @@ def qualified(info: ModuleInfo, local: str) -> str:
     return f"{info.namespace}.{local}" if info.namespace else local
 
 
-def walk(expr) -> Iterator:
-    """Every node of an expression, parents before children (iterative)."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node is None:
-            continue
-        yield node
-        if isinstance(node, (ast.And, ast.Or, ast.ListExpr)):
-            stack.extend(reversed(node.items))
-        elif isinstance(node, ast.Not):
-            stack.append(node.item)
-        elif isinstance(node, ast.Compare):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, ast.Call):
-            stack.extend(reversed(node.args))
+walk = ast.walk
 
 
 def rule_exprs(rule: ast.Rule):

@@ -121,19 +121,7 @@ def _uses_spans(policy_set: PolicySet) -> set[str]:
 
 
 def _calls(rule: ast.Rule):
-    out, stack = [], [rule.when, rule.unless]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.Call):
-            out.append(n)
-            stack.extend(n.args)
-        elif isinstance(n, (ast.And, ast.Or, ast.ListExpr)):
-            stack.extend(n.items)
-        elif isinstance(n, ast.Not):
-            stack.append(n.item)
-        elif isinstance(n, ast.Compare):
-            stack.extend((n.left, n.right))
-    return out
+    return [n for n in ast.rule_nodes(rule) if isinstance(n, ast.Call)]
 
 
 def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:

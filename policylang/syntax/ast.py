@@ -282,3 +282,30 @@ class Module:
 
     def of_type(self, cls):
         return [it for it in self.items if isinstance(it, cls)]
+
+
+def walk(expr):
+    """Every node of an expression, parents before children, in source order.
+
+    Iterative: generated policies can hold very long `or` chains.
+    """
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        yield node
+        if isinstance(node, (And, Or, ListExpr)):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        elif isinstance(node, Compare):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, Call):
+            stack.extend(reversed(node.args))
+
+
+def rule_nodes(rule: "Rule"):
+    """Every expression node of a rule's ``when`` and ``unless``."""
+    yield from walk(rule.when)
+    yield from walk(rule.unless)

@@ -89,19 +89,4 @@ def run(ctx: CheckContext):
 
 
 def _calls(rule: ast.Rule):
-    out = []
-    stack = [rule.when, rule.unless]
-    while stack:
-        node = stack.pop()
-        if node is None:
-            continue
-        if isinstance(node, ast.Call):
-            out.append(node)
-            stack.extend(node.args)
-        elif isinstance(node, (ast.And, ast.Or, ast.ListExpr)):
-            stack.extend(node.items)
-        elif isinstance(node, ast.Not):
-            stack.append(node.item)
-        elif isinstance(node, ast.Compare):
-            stack.extend((node.left, node.right))
-    return out
+    return [n for n in ast.rule_nodes(rule) if isinstance(n, ast.Call)]
