@@ -38,6 +38,11 @@ class Guard:
         self._runner = runner
         if isinstance(hash_salt, str):
             hash_salt = hash_salt.encode()
+        if hash_salt is None:
+            # A secret key per guard: `redact hash` digests of low-entropy values (SSNs,
+            # phone numbers) can't be reversed by hashing every candidate. Pass a salt of
+            # your own for digests that stay the same across processes.
+            hash_salt = os.urandom(32)
         self._engine = Engine(plan, models=runner, explain=explain, hash_salt=hash_salt)
 
     # ------------------------------------------------------------------ info
@@ -166,7 +171,7 @@ def load(*targets: str | os.PathLike | Sequence, **options) -> Guard:
     ``load("a.policy", "pii")`` and ``load(["a.policy", "pii"])`` are the same. Raises
     PolicySyntaxError / PolicyCheckError / PolicyCompileError with diagnostics.
     Options: ``explain=True`` runs every model even when the outcome is decided;
-    ``hash_salt`` keys the ``redact hash`` operator (default: the policy digest);
+    ``hash_salt`` keys the ``redact hash`` operator (default: a random key per guard);
     ``cache_dir`` for compiled Hyperscan databases (False disables the cache);
     ``batch_wait_ms``/``max_batch`` tune micro-batching of concurrent model calls
     (``batch_wait_ms=0`` turns it off); ``model_registry`` shares loaded models between guards.

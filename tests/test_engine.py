@@ -305,3 +305,13 @@ rule r2 on input: when lit flag "literal"
     assert g.check("xa\u2014b").action == "flag"
     assert g.check("xa-b").action == "allow"
     assert g.check(r"c\x{41}").citations[0].rule_id == "r2"  # an escaped backslash is left alone
+
+
+def test_hash_key_is_secret_by_default():
+    src = 'pattern ssn = /\\b\\d{3}-\\d{2}-\\d{4}\\b/\nrule h on output: when ssn redact hash\n'
+    a = policylang.loads(src, cache_dir=False).check("123-45-6789", stage="output").text
+    b = policylang.loads(src, cache_dir=False).check("123-45-6789", stage="output").text
+    assert a != b  # a random key per guard
+    c = policylang.loads(src, cache_dir=False, hash_salt="k").check("123-45-6789", stage="output").text
+    d = policylang.loads(src, cache_dir=False, hash_salt="k").check("123-45-6789", stage="output").text
+    assert c == d and c.startswith("[ssn:")
