@@ -1,6 +1,7 @@
 """Stage 4: run a Plan over texts and build Decisions.
 
-Per text: normalize (offset map kept) -> one Hyperscan scan -> validators -> rule
+Per text: normalize (offset map kept) -> one Hyperscan scan (one per part when
+normalization appended views: leetspeak, decoded blobs) -> validators -> rule
 programs without models -> models, only when they can still change the outcome
 (batched across texts) -> rule programs with models -> combine actions -> Decision.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
+from bisect import bisect_left
 from typing import Any, Mapping, Sequence
 
 from policylang.compile.conditions import Frame, ModelFailed
@@ -18,6 +20,7 @@ from policylang.decision import PRECEDENCE, Citation, Decision, Evidence, fast_c
 from policylang.errors import PolicyEvaluationError
 from policylang.runtime import redact
 from policylang.runtime.normalize import Normalizer
+from policylang.runtime.scan import Hit
 
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
@@ -86,6 +89,46 @@ class Engine:
             lst.append(span)
         # else: overlaps the previous hit of this matcher (a re-validated alternative)
 
+    @staticmethod
+    def _add_late_hits(hits: dict, late: list, norm) -> None:
+        """Add the hits that reach past the main text (leetspeak view, decoded blobs).
+
+        They come after every main-text hit in scan order, but map to original
+        spans anywhere, and the same value often matches in the main text and in
+        its leetspeak view at the same original span. So per matcher: keep the
+        main-text hits as they are, and add a mapped span only when it overlaps
+        no span kept so far (in original order; exact duplicates are dropped).
+        A span that holds characters of two parts (a re-validated match whose
+        search window ran past its part) only exists across a separator: dropped.
+        """
+        added: dict[int, list[tuple[int, int]]] = {}
+        for m, a, b in late:
+            if not norm.crosses_segments(a, b):
+                added.setdefault(m, []).append(norm.to_original(a, b))
+        for m, spans in added.items():
+            kept = hits.get(m)
+            if kept is None:
+                kept = hits[m] = []
+            for span in sorted(set(spans)):
+                i = bisect_left(kept, span)
+                if i < len(kept) and (kept[i] == span or kept[i][0] < span[1]):
+                    continue  # a duplicate, or overlaps the next kept span
+                if i > 0 and kept[i - 1][1] > span[0]:
+                    continue  # overlaps the previous kept span
+                kept.insert(i, span)
+
+    def _scan_parts(self, ntext: str, parts) -> list:
+        """Scan the main text and each appended view (leetspeak, decoded) on its own.
+
+        One scan of the whole text would let a match run across a separator, from the
+        end of the main text into its leetspeak view ("-----BEGIN ...", "born\\n1990-...").
+        """
+        raw = []
+        for a, b in parts:
+            hits = self._scan(ntext[a:b])
+            raw.extend(hits if not a else [Hit(h.id, h.start + a, h.end + a) for h in hits])
+        return raw
+
     def _revalidate(self, hit, ntext: str, validators) -> list[tuple[int, int]]:
         """Validated matches that start inside a match whose check failed (overlapping search)."""
         rx = self._regex_twins.get(hit.id)
@@ -111,13 +154,16 @@ class Engine:
         t0 = time.perf_counter_ns()
         norm = self.normalizer(text)
         t1 = time.perf_counter_ns()
-        raw = self._scan(norm.text)
+        parts = norm.parts
+        raw = self._scan(norm.text) if not parts else self._scan_parts(norm.text, parts)
         t2 = time.perf_counter_ns()
         hits: dict[int, list[tuple[int, int]]] = {}
         if raw:
             spec_matcher, matchers = self._spec_matcher, self._matchers
             identity = norm.identity
             ntext = norm.text
+            main_len = len(ntext) if identity else norm.main_length
+            late = []  # (matcher, start, end): hits reaching past the main text
             for h in raw:
                 m = spec_matcher[h.id]
                 validators = matchers[m].validators
@@ -127,10 +173,18 @@ class Engine:
                         # The longest match failed its check; a shorter or later one inside
                         # it may pass ("1234 4111 1111 1111 1111" holds a valid card).
                         for a, b in self._revalidate(h, ntext, validators):
-                            self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
+                            if b > main_len:
+                                late.append((m, a, b))
+                            else:
+                                self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
                         continue
+                if h.end > main_len:
+                    late.append((m, h.start, h.end))
+                    continue
                 span = (h.start, h.end) if identity else norm.to_original(h.start, h.end)
                 self._add_hit(hits, m, span)
+            if late:
+                self._add_late_hits(hits, late, norm)
         frame = Frame(hits, {}, context, len(text))
         st = _TextState(text, norm, hits, frame, t0, t1 - t0, t2 - t1)
         plan = self.plan

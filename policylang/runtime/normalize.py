@@ -7,7 +7,7 @@ text: :meth:`NormalizedText.to_original` maps a span of ``.text`` back.
 
 Steps always apply in this order, whatever order a policy names them in::
 
-    invisible -> nfkc -> confusables -> leetspeak -> base64 / hex (appended)
+    invisible -> nfkc -> confusables -> leetspeak / base64 / hex (appended)
 
 - ``invisible``: removes zero-width characters, soft hyphen, bidi controls,
   tag characters, variation selectors and every other format (Cf) or
@@ -22,20 +22,40 @@ Steps always apply in this order, whatever order a policy names them in::
   Data: ``data/confusables_ascii.txt`` (Unicode 13.0.0, Unicode License),
   loaded on first use.
 - ``leetspeak``: 0->o 1->i 3->e 4->a 5->s 7->t @->a $->s, only inside tokens
-  that also contain a letter ("p4ssw0rd" -> "password", "2024" stays).
-- ``base64`` / ``hex``: embedded blobs that decode to printable UTF-8 text are
-  decoded and APPENDED to ``.text`` after a "\\n"; the blob stays in place too.
-  Every character of a decoded segment maps to the blob's whole span. Blobs are
-  found in the text as it was before ``leetspeak`` (which would corrupt them),
-  and decoded text goes through the other declared steps.
+  that also contain a letter ("p4ssw0rd" -> "password", "2024" stays). It is a
+  VIEW, never an in-place edit: the main text keeps its digits (so an IBAN,
+  passport number or API key still matches the policies that want digits), and
+  when folding changes something the folded main text is APPENDED after a
+  "\\n". Folding is length-preserving, so the view maps character by character:
+  view position ``p`` is main position ``p - view start``, and a match of
+  "1gn0r3 pr3v10us" in the view maps to exactly those characters of the
+  original.
+- ``base64`` / ``hex``: embedded blobs of the main text that decode to printable
+  UTF-8 text are decoded and APPENDED after a "\\n" (after the leetspeak view);
+  the blob stays in place too. Every character of a decoded segment maps to the
+  blob's whole span. Decoded text goes through invisible/nfkc/confusables as
+  declared; with ``leetspeak``, a decoded segment that folding changes is
+  followed by its own leetspeak view, which maps like the decoded segment (to
+  the whole blob). Blobs are looked for in the main text only, never in a
+  leetspeak view (folding would corrupt them).
 
-``NormalizedText.main_length`` is where the decoded segments start;
-``segment_of(pos)`` tells which segment a position of ``.text`` is in.
+So ``.text`` is ``main ["\\n" leet(main)] ("\\n" decoded ["\\n" leet(decoded)])*``.
+``NormalizedText.main_length`` is where the appended segments start;
+``segment_of(pos)`` tells which appended segment a position of ``.text`` is in,
+``leet_view`` where the leetspeak view of the main text is, ``parts`` the
+bounds of the main text and of each segment, and ``crosses_segments(start,
+end)`` whether a span straddles two of them (a match that only exists across a
+separator). The engine scans each part on its own, so no match straddles a
+separator; a value found both in the main text and in its view maps to the same
+original span, and the engine keeps one of them.
 
 Cost model: ``Normalizer.__call__`` computes only ``.text`` (C-speed string
-operations; plain ASCII with the default steps returns at once). The
-per-character offset map is built lazily, with numpy, on the first
-``to_original`` call that needs it, so texts without hits never pay for it.
+operations; plain ASCII with the default steps returns at once; with
+``leetspeak``, a text without any of the characters ``013457@$`` costs a few
+substring tests, and an ASCII text where no token mixes them with letters one
+``str.translate`` more, ~5 us a KB). The per-character offset map is built
+lazily, with numpy, on the first ``to_original`` call that needs it, so texts
+without hits never pay for it; the leetspeak view reuses the main map.
 """
 
 from __future__ import annotations
@@ -328,21 +348,51 @@ _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "
 _LEET_TABLE_NO_AT = {k: v for k, v in _LEET_TABLE.items() if k != ord("@")}
 # A token (run of word characters, @ and $) that contains both a letter and a leet character.
 _LEET_RE = re.compile(r"(?<![\w@$])(?=[\w@$]*?[013457@$])(?=[\w@$]*?[^\W\d_])[\w@$]+")
+_LEET_CHAR_RE = re.compile(r"[013457@$]")
+# ASCII character classes for a C-speed pre-check: letter -> "a", leet character -> "1",
+# the other token characters (2 6 8 9 _) deleted, any other character -> " ". A token
+# holds a letter and a leet character iff its class run holds "a1" or "1a".
+_LEET_CLASSES = str.maketrans(
+    {**{i: " " for i in range(128)},
+     **{ord(c): "a" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"},
+     **{ord(c): "1" for c in "013457@$"},
+     **{ord(c): None for c in "2689_"}})
 
 
 def _leet(text: str) -> str:
-    if not _LEET_RE.search(text):
+    """``text`` with leet characters folded inside tokens that also hold a letter.
+
+    Length-preserving: every character folds to exactly one character, so
+    position ``p`` of the result is position ``p`` of ``text``.
+    """
+    # Fast exits, at C speed: most prose has no leet character at all; in ASCII text
+    # with some ("in 2024"), the class string tells whether any token holds both a
+    # letter and a leet character; and the token regex (~35 ns a character) need only
+    # run from the token that holds the first leet character (whitespace never
+    # belongs to a token).
+    if not ("0" in text or "1" in text or "3" in text or "4" in text or "5" in text
+            or "7" in text or "@" in text or "$" in text):
         return text
+    if text.isascii():
+        classes = text.translate(_LEET_CLASSES)
+        if "a1" not in classes and "1a" not in classes:
+            return text
+    first = _LEET_CHAR_RE.search(text).start()
+    cut = max(text.rfind(" ", 0, first), text.rfind("\n", 0, first)) + 1
+    tail = text[cut:] if cut else text
 
     def repl(m: re.Match) -> str:
         tok = m.group()
         end = m.end()
         # "user@example.com": keep the @ of what looks like an e-mail address.
-        if "@" in tok and text[end:end + 1] == "." and text[end + 1:end + 2].isalnum():
+        if "@" in tok and tail[end:end + 1] == "." and tail[end + 1:end + 2].isalnum():
             return tok.translate(_LEET_TABLE_NO_AT)
         return tok.translate(_LEET_TABLE)
 
-    return _LEET_RE.sub(repl, text)
+    folded = _LEET_RE.sub(repl, tail)
+    if folded == tail:
+        return text
+    return text[:cut] + folded if cut else folded
 
 
 # --------------------------------------------------------------------------- base64 / hex
@@ -453,13 +503,6 @@ def _pre_text(text: str, flags: int) -> str:
         astral = _has_astral(t)
     if flags & _CONFUSABLES and not t.isascii() and _has_foldable(t, astral):
         t = _fold_chartable().translate(t)
-    return t
-
-
-def _text_only(text: str, flags: int) -> str:
-    t = _pre_text(text, flags)
-    if flags & _LEET:
-        t = _leet(t)
     return t
 
 
@@ -698,7 +741,7 @@ def _nfkc_map(t: str) -> tuple[str, np.ndarray, np.ndarray]:
 
 
 def _build_map(original: str, flags: int) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-    """The pre-leetspeak main text with per-character original ranges ``[S, E)``.
+    """The main text with per-character original ranges ``[S, E)``.
 
     ``S``/``E`` are ``None`` when the map is the identity. Both are
     non-decreasing, so a span ``[i, j)`` maps to ``[S[i], E[j-1])``.
@@ -735,9 +778,11 @@ def _build_map(original: str, flags: int) -> tuple[str, np.ndarray | None, np.nd
 class NormalizedText:
     """The text the scanner sees, and the way back to the original.
 
-    ``text`` is the normalized main text, followed by one ``"\\n" + decoded``
-    segment per decoded base64/hex blob. ``identity`` is true when ``text`` is
-    ``original`` and every span maps to itself.
+    ``text`` is the normalized main text (``text[:main_length]``), followed by the
+    appended segments, each after a ``"\\n"`` separator: the leetspeak view of the
+    main text (when it differs from it), then per decoded base64/hex blob the
+    decoded text and its own leetspeak view (when that differs). ``identity`` is
+    true when ``text`` is ``original`` and every span maps to itself.
     """
 
     __slots__ = ("original", "text", "identity", "_flags", "_main_len", "_segments",
@@ -750,8 +795,12 @@ class NormalizedText:
         self.identity = identity
         self._flags = flags
         self._main_len = len(text) if main_len < 0 else main_len
-        # (text start, text end, main start, main end) per decoded segment; the
-        # separator before each segment maps to nothing.
+        # (text start, text end, main start, main end, char-for-char) per appended
+        # segment, in text order. A char-for-char segment (a leetspeak view of the
+        # main text) maps its position p to main position main start + p - text
+        # start; any other segment (decoded, or a leetspeak view of decoded text)
+        # maps each character to the whole main span. The separator before each
+        # segment maps to nothing.
         self._segments = segments
         self._S = None
         self._E = None
@@ -765,8 +814,34 @@ class NormalizedText:
 
     @property
     def main_length(self) -> int:
-        """Length of the normalized main text; decoded segments (if any) follow it."""
+        """Length of the normalized main text; the appended segments (if any) follow it."""
         return len(self.text) if self.identity else self._main_len
+
+    @property
+    def leet_view(self) -> tuple[int, int] | None:
+        """``(start, end)`` of the leetspeak view of the main text in ``.text``, or ``None``.
+
+        ``text[start:end]`` has the length of the main text, and its position
+        ``p`` is main position ``p - start``.
+        """
+        if self.identity:
+            return None
+        for ts, te, ms, me, cw in self._segments:
+            if cw:
+                return ts, te
+        return None
+
+    @property
+    def parts(self) -> tuple[tuple[int, int], ...]:
+        """``(start, end)`` in ``.text`` of the main text and of each appended segment.
+
+        Empty when ``.text`` is the main text alone. A scanner that must not
+        match across a separator (text that nobody wrote) scans each part on
+        its own.
+        """
+        if self.identity or not self._segments:
+            return ()
+        return ((0, self._main_len),) + tuple((ts, te) for ts, te, *_ in self._segments)
 
     # -- map -----------------------------------------------------------------
     def _ensure_map(self) -> None:
@@ -800,9 +875,18 @@ class NormalizedText:
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map ``[start, end)`` of ``.text`` to the smallest covering span of ``.original``.
 
+        Main-text characters map through the offset map. A character of the
+        leetspeak view of the main text maps exactly as the main character at
+        the same offset does (folding is length-preserving), so a match in the
+        view maps to the same characters of the original as the main text there.
+        A character of a decoded segment (or of its leetspeak view) maps to the
+        blob's whole span. Separators map to nothing; a span of separators only
+        maps to the empty span at the end of the original.
+
         Out-of-range bounds are clamped; ``end < start`` is treated as an empty
         span at ``start``. An empty span maps to an empty span at the original
-        position of that boundary.
+        position of that boundary (in a leetspeak view, including its end, the
+        same as in the main text).
         """
         m = len(self.text)
         start = 0 if start < 0 else (m if start > m else start)
@@ -816,20 +900,24 @@ class NormalizedText:
                 p = self._main_pos(start)
                 return p, p
             return self._main_span(start, end)
-        # The span reaches into the decoded segments.
+        # The span reaches into the appended segments.
         n = len(self.original)
         if start == end:
-            for ts, te, ms, me in self._segments:
-                if ts <= start < te:
-                    p = self._main_span(ms, me)[0]
+            for ts, te, ms, me, cw in self._segments:
+                if ts <= start < te or (cw and start == te):  # a view's end is the main's end
+                    p = self._main_pos(ms + start - ts) if cw else self._main_span(ms, me)[0]
                     return p, p
             return n, n
         lo, hi = n + 1, -1
         if start < main_len:
             lo, hi = self._main_span(start, main_len)
-        for ts, te, ms, me in self._segments:
+        for ts, te, ms, me, cw in self._segments:
             if ts < end and start < te:
-                a, b = self._main_span(ms, me)
+                if cw:
+                    a, b = self._main_span(ms + (start if start > ts else ts) - ts,
+                                           ms + (end if end < te else te) - ts)
+                else:
+                    a, b = self._main_span(ms, me)
                 lo = a if a < lo else lo
                 hi = b if b > hi else hi
         if hi < 0:  # only separators
@@ -837,7 +925,13 @@ class NormalizedText:
         return lo, hi
 
     def segment_of(self, pos: int) -> int | None:
-        """Index of the decoded segment holding ``.text[pos]``, or ``None`` for the main text."""
+        """Index of the appended segment holding ``.text[pos]``, or ``None``.
+
+        Segments are numbered in ``.text`` order: with a leetspeak view of the
+        main text, it is segment 0 and the decoded segments follow (each
+        decoded segment's own leetspeak view, when there is one, right after
+        it). ``None`` for the main text, a separator, or a position out of range.
+        """
         if self.identity or pos < self._main_len:
             return None
         starts = [s[0] for s in self._segments]
@@ -845,6 +939,23 @@ class NormalizedText:
         if i >= 0 and self._segments[i][0] <= pos < self._segments[i][1]:
             return i
         return None
+
+    def crosses_segments(self, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` holds characters of more than one segment.
+
+        The main text and each appended segment count as one segment each;
+        separators count as none. Such a span is an artifact of concatenation
+        (it only exists across a separator), not text that anyone wrote.
+        """
+        if self.identity or end <= self._main_len + 1 or start >= end:
+            return False
+        count = 1 if start < self._main_len else 0
+        for ts, te, _ms, _me, _cw in self._segments:
+            if ts < end and start < te:
+                count += 1
+                if count > 1:
+                    return True
+        return False
 
 
 _new = object.__new__
@@ -883,28 +994,30 @@ class Normalizer:
             nt.identity = True
             return nt
         flags = self._flags
-        pre = _pre_text(text, flags)
-        main = _leet(pre) if flags & _LEET else pre
-        segments: tuple = ()
-        out = main
+        main = _pre_text(text, flags)
+        leet = flags & _LEET
+        parts = [main]
+        segs = []
+        pos = len(main)
+        if leet:
+            view = _leet(main)
+            if view is not main:  # _leet returns its argument when nothing folds
+                parts += ("\n", view)
+                segs.append((pos + 1, pos + 1 + len(view), 0, len(main), True))
+                pos += 1 + len(view)
         if flags & (_B64 | _HEX):
-            blobs = _find_blobs(pre, flags)
-            if blobs:
-                parts = [main]
-                pos = len(main)
-                segs = []
-                sub = flags & (_PRE | _LEET)
-                for a, b, decoded in blobs:
-                    decoded = _text_only(decoded, sub) if sub else decoded
-                    parts.append("\n")
-                    parts.append(decoded)
-                    segs.append((pos + 1, pos + 1 + len(decoded), a, b))
-                    pos += 1 + len(decoded)
-                out = "".join(parts)
-                segments = tuple(segs)
-        if not segments and pre == text and main == text:
-            return NormalizedText(text, text, True)
-        nt = NormalizedText(text, out, False, flags, len(main), segments)
-        if pre == text:  # only leetspeak or appended segments: the main map is the identity
+            for a, b, decoded in _find_blobs(main, flags):
+                decoded = _pre_text(decoded, flags)
+                view = _leet(decoded) if leet else decoded
+                for seg in (decoded, view) if view is not decoded else (decoded,):
+                    parts += ("\n", seg)
+                    segs.append((pos + 1, pos + 1 + len(seg), a, b, False))
+                    pos += 1 + len(seg)
+        if not segs:
+            if main == text:
+                return NormalizedText(text, text, True)
+            return NormalizedText(text, main, False, flags)
+        nt = NormalizedText(text, "".join(parts), False, flags, len(main), tuple(segs))
+        if main == text:  # only appended segments: the main map is the identity
             nt._map_ready = True
         return nt
