@@ -101,8 +101,8 @@ def test_wholeword_ascii_mode_treats_non_ascii_as_non_word():
 
 def test_wholeword_ucp_uses_unicode_word_characters():
     cp = build(S(0, "caf", literal=True, wholeword=True, ucp=True))
-    assert cp.kinds == (CONFIRM,)
-    assert cp.problems == ()  # internal confirmation is not a user-facing degradation
+    assert cp.kinds == (SOM,)  # a bare literal; the scanner checks the Unicode word edges
+    assert cp.problems == ()
     assert spans(cp, "café cafe caf écaf caf") == [(10, 13), (19, 22)]
 
 

@@ -48,6 +48,7 @@ from policylang.compile.patterns import (
     PatternSpec,
     _max_width,
     compile_database,
+    edge_literal,
     load_blob,
     pack,
     regex_fallback_source,
@@ -121,6 +122,62 @@ def _char_offsets(data: bytes, offsets: Sequence[int]) -> list[int]:
     idx = _np.zeros(len(a) + 1, dtype=_np.int64)
     _np.cumsum((a & 0xC0) != 0x80, out=idx[1:])
     return idx[_np.asarray(offsets, dtype=_np.int64)].tolist()
+
+
+# ----------------------------------------------------------------- word edges
+
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_UWORD = regex.compile(r"\w")  # Unicode \w, as in the ``(?<!\w)...(?!\w)`` guards of regex_source
+
+
+def _edges_of(specs: Sequence[PatternSpec], kinds: Sequence[int]) -> tuple[int, ...] | None:
+    """Per spec: 0, or 1 / 2 for a wholeword literal whose ASCII / Unicode word edges the
+    scanner checks (see ``edge_literal``); None when no spec needs it."""
+    edges = tuple(
+        (2 if s.ucp else 1) if k == SOM and edge_literal(s) else 0 for s, k in zip(specs, kinds)
+    )
+    return edges if any(edges) else None
+
+
+def _word_before(data: bytes, s: int, lo: int, uni: int) -> bool:
+    """Whether the character that ends at byte ``s`` (``data`` starts at offset ``lo``) is a word character."""
+    j = s - lo - 1
+    if j < 0:
+        return False
+    b = data[j]
+    if b < 0x80:
+        return b in _WORD_BYTES
+    if uni != 2:
+        return False
+    k = j
+    while k > 0 and data[k] & 0xC0 == 0x80 and j - k < 3:
+        k -= 1
+    return _UWORD.match(data[k : j + 1].decode("utf-8", "replace")) is not None
+
+
+def _word_at(data: bytes, e: int, lo: int, uni: int) -> bool:
+    """Whether the character that starts at byte ``e`` is a word character."""
+    j = e - lo
+    if j >= len(data):
+        return False
+    b = data[j]
+    if b < 0x80:
+        return b in _WORD_BYTES
+    if uni != 2:
+        return False
+    n = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+    return _UWORD.match(data[j : j + n].decode("utf-8", "replace")) is not None
+
+
+def _edge_filter(raw: list, edges: tuple[int, ...], data: bytes, lo: int = 0) -> list:
+    """Drop hits of wholeword literals that a word character touches (byte offsets)."""
+    out = []
+    for ev in raw:
+        u = edges[ev[0]]
+        if u and (_word_before(data, ev[1], lo, u) or _word_at(data, ev[2], lo, u)):
+            continue
+        out.append(ev)
+    return out
 
 
 # ----------------------------------------------------------------- regex helpers
@@ -231,9 +288,11 @@ def _sweep(raw: list[tuple[int, int, int]], kinds: Sequence[int], literal: Seque
 
 
 class _StreamState:
-    __slots__ = ("db", "kinds", "warnings", "tls", "proto", "close_lock", "from_cache", "retain", "tracked")
+    __slots__ = ("db", "kinds", "warnings", "tls", "proto", "close_lock", "from_cache", "retain", "tracked",
+                 "edges", "edge_keep")
 
-    def __init__(self, db: Any, kinds: list[int], warnings: list, from_cache: bool, windows: Sequence[int]):
+    def __init__(self, db: Any, kinds: list[int], warnings: list, from_cache: bool, windows: Sequence[int],
+                 specs: Sequence[PatternSpec] = ()):
         self.db = db
         self.kinds = tuple(kinds)
         self.warnings = tuple(warnings)
@@ -244,6 +303,11 @@ class _StreamState:
         needs_text = [w for w, k in zip(windows, kinds) if k != SOM]
         self.retain = (max(needs_text) + STREAM_CONFIRM_LAG + 64) if needs_text else 0
         self.tracked = tuple(i for i, k in enumerate(kinds) if k == TAIL)
+        self.edges = _edges_of(specs, kinds) if specs else None
+        # bytes kept to look at the character before a wholeword literal's start
+        self.edge_keep = (
+            max(4 * len(s.expression) for s, u in zip(specs, self.edges) if u) + 8 if self.edges else 0
+        )
 
     def scratch(self) -> Any:
         try:
@@ -276,6 +340,7 @@ class CompiledPatterns:
         "_db",
         "_kinds",
         "_literal",
+        "_edges",
         "_windows",
         "_rx",
         "_rx2",
@@ -319,6 +384,7 @@ class CompiledPatterns:
             "_db": db,
             "_kinds": kinds,
             "_literal": tuple(s.literal for s in specs),
+            "_edges": _edges_of(specs, kinds),
             "_windows": tuple(window_for(s, w) for s, w in zip(specs, widths)),
             # lazily compiled regex objects (a benign race at worst compiles one twice)
             "_rx": [None] * len(specs),
@@ -391,6 +457,10 @@ class CompiledPatterns:
         return out
 
     def _finish(self, text: str, data: bytes, raw: list[tuple[int, int, int]]) -> list[Hit]:
+        if self._edges is not None:
+            raw = _edge_filter(raw, self._edges, data)
+            if not raw:
+                return []
         raw.sort()
         kept, work, redo = _sweep(raw, self._kinds, self._literal, True)
         ascii_ = len(data) == len(text)
@@ -445,7 +515,7 @@ class CompiledPatterns:
                 st = self._stream
                 if st is None:
                     db, kinds, warnings, from_cache, _ = compile_database(self.specs, hs.HS_MODE_STREAM, self.cache_dir)
-                    st = _StreamState(db, kinds, warnings, from_cache, self._windows)
+                    st = _StreamState(db, kinds, warnings, from_cache, self._windows, self.specs)
                     object.__setattr__(self, "_stream", st)
         return st
 
@@ -539,6 +609,9 @@ class StreamScanner:
         "_single_done",
         "_regex_from",
         "_active",
+        "_ebuf",
+        "_ebuf_start",
+        "_epending",
         "max_match_width",
     )
 
@@ -561,6 +634,9 @@ class StreamScanner:
         self._single_done: set[int] = set()
         self._regex_from: dict[int, int] = {}
         self._active: dict[int, int] = {i: 0 for i in state.tracked}
+        self._ebuf = b""  # the last bytes of the stream, for wholeword literals' edges
+        self._ebuf_start = 0
+        self._epending: list[tuple[int, int, int]] = []  # wholeword hits waiting for the next byte
         self.max_match_width = owner.max_match_width
         self._stream = None
         if state.db is not None:
@@ -598,9 +674,16 @@ class StreamScanner:
         state = self._state
         if state.retain:
             self._tail += chunk
+        if state.edges is not None:
+            self._ebuf += data
         if self._stream is not None:
             self._stream.scan(data, 0, state.scratch(), self._handler, self._events)
         hits = self._drain(final=False)
+        if state.edges is not None:
+            cut = len(self._ebuf) - state.edge_keep
+            if cut > 0:
+                self._ebuf = self._ebuf[cut:]
+                self._ebuf_start += cut
         if state.retain:
             cut = len(self._tail) - state.retain
             if cut > 0:
@@ -643,6 +726,20 @@ class StreamScanner:
         events = self._events
         out: list[tuple[int, int, int]] = []
         state = self._state
+        if state.edges is not None and (events or self._epending):
+            events.extend(self._epending)
+            self._epending.clear()
+            if not final:
+                # a hit that ends where the stream ends so far waits for the next character
+                at_end = [ev for ev in events if state.edges[ev[0]] and ev[2] >= self._byte_pos]
+                if at_end:
+                    self._epending.extend(at_end)
+                    keep = [ev for ev in events if not (state.edges[ev[0]] and ev[2] >= self._byte_pos)]
+                    events.clear()
+                    events.extend(keep)
+            kept_events = _edge_filter(events, state.edges, self._ebuf, self._ebuf_start)
+            events.clear()
+            events.extend(kept_events)
         if events:
             raw = sorted(events)
             events.clear()
