@@ -14,7 +14,21 @@ from policylang.decision import Decision
 from policylang.diagnostics import Diagnostic
 from policylang.errors import PolicyCheckError, PolicySyntaxError
 from policylang.loader import FileEnvironment, load_modules
-from policylang.runtime.evaluate import Engine
+from policylang.compile.patterns import SOM
+from policylang.runtime.evaluate import DEFAULT_MAX_TEXT_CHARS, Engine
+from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT
+
+#: texts ``acheck`` may check on the event loop itself (pattern-only plans, see ``acheck``)
+INLINE_MAX_CHARS = 2048
+
+
+def _check_limit(name: str, value, integer: bool = False) -> None:
+    if value is None:
+        return
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not value > 0:
+        kind = "a positive int" if integer else "a positive number"
+        raise TypeError(f"{name} must be {kind} or None, got {value!r}")
 
 
 class Guard:
@@ -26,7 +40,10 @@ class Guard:
 
     def __init__(self, plan: Plan, *, explain: bool = False, hash_salt: bytes | str | None = None,
                  warnings: Sequence[Diagnostic] = (), batch_wait_ms: float = 1.0, max_batch: int = 32,
-                 model_registry=None):
+                 model_registry=None, regex_timeout_ms: float | None = DEFAULT_REGEX_TIMEOUT * 1000,
+                 max_text_chars: int | None = DEFAULT_MAX_TEXT_CHARS):
+        _check_limit("regex_timeout_ms", regex_timeout_ms)
+        _check_limit("max_text_chars", max_text_chars, integer=True)
         self.plan = plan
         self.warnings = tuple(warnings)
         runner = None
@@ -43,7 +60,8 @@ class Guard:
             # phone numbers) can't be reversed by hashing every candidate. Pass a salt of
             # your own for digests that stay the same across processes.
             hash_salt = os.urandom(32)
-        self._engine = Engine(plan, models=runner, explain=explain, hash_salt=hash_salt)
+        self._engine = Engine(plan, models=runner, explain=explain, hash_salt=hash_salt,
+                              regex_timeout_ms=regex_timeout_ms, max_text_chars=max_text_chars)
 
     # ------------------------------------------------------------------ info
     @property
@@ -86,15 +104,28 @@ class Guard:
         return self._engine.evaluate_many(texts, stage, context)
 
     async def acheck(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
-        """``check`` without blocking the event loop when models run; pattern-only checks run inline."""
-        if not self.plan.models:
+        """``check`` without blocking the event loop: the work runs in the loop's default executor.
+
+        Only texts that cannot cost more than a few microseconds stay on the loop: up to
+        ``INLINE_MAX_CHARS`` characters, on a plan without models, validators or `regex`
+        work (every pattern has exact Hyperscan spans).
+        """
+        if self._inline and isinstance(text, str) and len(text) <= INLINE_MAX_CHARS:
             return self.check(text, stage, context)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self.check, text, stage, context))
 
     async def acheck_many(self, texts: Sequence[str], stage: str = "input", context=None) -> list[Decision]:
+        """``check_many`` in the loop's default executor (never on the event loop)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self.check_many, texts, stage, context))
+
+    @functools.cached_property
+    def _inline(self) -> bool:
+        plan = self.plan
+        if plan.models or any(m.validators for m in plan.matchers):
+            return False
+        return all(k == SOM for k in getattr(plan.patterns, "kinds", ()))
 
     # ------------------------------------------------------------------ middleware (policylang.middleware)
     def wrap(self, fn=None, **options):
@@ -175,6 +206,8 @@ def load(*targets: str | os.PathLike | Sequence, **options) -> Guard:
     ``cache_dir`` for compiled Hyperscan databases (False disables the cache);
     ``batch_wait_ms``/``max_batch`` tune micro-batching of concurrent model calls
     (``batch_wait_ms=0`` turns it off); ``model_registry`` shares loaded models between guards.
+    Fail-closed limits (a refusal whose ``errors`` say why, docs/api.md): ``regex_timeout_ms``
+    (500) bounds the `regex` work per text, ``max_text_chars`` (4,000,000) the text length.
     """
     flat: list = []
     for t in targets:

@@ -164,9 +164,13 @@ def test_lone_surrogates_and_nul(guard):
 
 
 def test_large_text(guard):
-    text = ("lorem ipsum dolor " * 600_000)[:10_000_000] + " a@b.co"
+    # up to max_text_chars (default 4,000,000) a text is scanned; past it, refused (test_hangs.py)
+    text = ("lorem ipsum dolor " * 250_000)[:3_999_990] + " a@b.co"
+    assert len(text) <= 4_000_000
     d = guard.check(text, stage="output")
     assert d.action == "redact" and d.text.endswith("[email]")
+    d = guard.check(text + "x" * 10, stage="output")
+    assert d.action == "refuse" and d.errors and d.errors[0].startswith("text too large")
 
 
 def test_decision_json_is_an_audit_record(guard):

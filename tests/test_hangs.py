@@ -87,3 +87,136 @@ def test_wholeword_literal_after_a_long_word_split_across_chunks():
         assert [(h.start, h.end) for h in hits] == [(3, 6)]
         assert s.feed("cat") == []
         assert s.close() == []  # "bobcat": a word character before it
+
+
+# ----------------------------------------------------------------------------- regex time budget
+import asyncio  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+import policylang  # noqa: E402
+from policylang._source import SourceFile  # noqa: E402
+from policylang.check.checker import check  # noqa: E402
+from policylang.compile.plan import compile_plan  # noqa: E402
+from policylang.guard import Guard  # noqa: E402
+from policylang.loader import FileEnvironment, load_modules  # noqa: E402
+from policylang.runtime.scan import RegexTimeout  # noqa: E402
+
+# A pattern `check` rejects (PL215) but that a guard may still meet (a checker that misses
+# a shape): compiled past the checker, straight from the plan.
+CATASTROPHIC = r"(\w|\w)+(?=!)"
+# Legal (no nested quantifier) but polynomial: each candidate start re-reads the rest.
+POLYNOMIAL = r"(?=\w*q\w*z\w*v)\w"
+
+
+def policy(pattern: str, action: str = "refuse") -> str:
+    return (f'policy p "p"\nprinciple pr "P."\npattern slow = /{pattern}/\n'
+            'words fine = ["hello"]\n'
+            f'rule r on input, output:\n    when slow\n    {action}\n    because pr\n'
+            'rule f on input, output:\n    when fine\n    flag\n    because pr\n')
+
+
+def unchecked_guard(source: str, **options) -> Guard:
+    infos, _ = load_modules([SourceFile("slow.policy", source)])
+    result = check(infos, FileEnvironment())
+    return Guard(compile_plan(result.policy_set, cache_dir=False), **options)
+
+
+def test_catastrophic_fallback_pattern_is_refused_within_its_budget():
+    g = unchecked_guard(policy(CATASTROPHIC), regex_timeout_ms=20)
+    t = time.perf_counter()
+    d = g.check("a" * 40 + " hello")
+    elapsed = time.perf_counter() - t
+    assert elapsed < 1.0  # unbounded, this is > 20 s
+    assert d.action == "refuse" and d.citations == []
+    assert len(d.errors) == 1 and "regex timeout" in d.errors[0] and "`slow`" in d.errors[0]
+    assert "slow.policy:3" in d.errors[0]
+    # a text the pattern does not get stuck on is checked as usual
+    ok = g.check("hi hello")
+    assert ok.action == "flag" and ok.errors == []
+
+
+def test_polynomial_pattern_times_out_and_check_many_keeps_the_other_texts():
+    g = policylang.loads(policy(POLYNOMIAL), cache_dir=False, regex_timeout_ms=20)
+    slow = "a" * 6000 + "q"
+    t = time.perf_counter()
+    ds = g.check_many(["hello there", slow, "say hello", "qzv"])
+    assert time.perf_counter() - t < 2.0
+    assert [d.action for d in ds] == ["flag", "refuse", "flag", "refuse"]
+    assert "regex timeout" in ds[1].errors[0] and ds[3].errors == []  # qzv is a real match
+    assert ds[3].citations[0].rule_id == "r"
+
+
+def test_no_budget_means_no_limit():
+    g = policylang.loads(policy(POLYNOMIAL), cache_dir=False, regex_timeout_ms=None)
+    assert g.check("a" * 300 + "q").action == "allow"
+
+
+def test_scan_layer_raises_a_named_timeout():
+    cp = build(S(0, "x"), S(0, CATASTROPHIC))
+    with pytest.raises(RegexTimeout) as info:
+        cp.scan("a" * 40, timeout=0.01)
+    assert info.value.spec_id == 1
+    assert cp.scan("a" * 40 + "!", timeout=None)  # a real match, found without a limit
+
+
+def test_stream_spec_over_budget_reports_conservative_hits():
+    cp = build(S(0, CATASTROPHIC), S(0, "ok", literal=True))
+    with cp.open_stream() as s:
+        hits = s.feed("a" * 40, timeout=0.01)
+        hits += s.feed(" more", timeout=0.01)
+        hits += s.close(timeout=0.01)
+    spans = [(h.start, h.end) for h in hits if h.id == 0]
+    assert spans and spans[-1][1] == 45  # the degraded spec covers the text up to the end
+
+
+def test_acheck_keeps_the_event_loop_responsive():
+    g = unchecked_guard(policy(CATASTROPHIC), regex_timeout_ms=300)
+
+    async def main():
+        ticks = 0
+        stop = False
+
+        async def ticker():
+            nonlocal ticks
+            while not stop:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        t = time.perf_counter()
+        d = await g.acheck("a" * 40)
+        elapsed = time.perf_counter() - t
+        many = await g.acheck_many(["a" * 40, "hello"])
+        stop = True
+        await task
+        return d, elapsed, ticks, many
+
+    d, elapsed, ticks, many = asyncio.run(main())
+    assert d.action == "refuse" and elapsed >= 0.25
+    assert ticks >= 20  # the loop kept running while the check ran in a thread
+    assert [x.action for x in many] == ["refuse", "flag"]
+
+
+# ----------------------------------------------------------------------------- text size limit
+def test_text_just_over_the_limit_is_refused_with_a_clear_error():
+    g = policylang.loads(policy("ORD-[0-9]{4}", "redact"), cache_dir=False, max_text_chars=100)
+    at_limit = "x" * 92 + "ORD-1234"
+    assert len(at_limit) == 100
+    assert g.check(at_limit).action == "redact"
+    over = at_limit + "!"
+    d = g.check(over)
+    assert d.action == "refuse" and d.text != over and "ORD-1234" not in d.text
+    assert d.errors == ["text too large: 101 characters, the limit is 100 (Guard option max_text_chars); "
+                        "refused without scanning"]
+    ds = g.check_many([over, "hello", at_limit])
+    assert [x.action for x in ds] == ["refuse", "flag", "redact"]
+
+
+def test_limits_are_validated():
+    with pytest.raises(TypeError, match="max_text_chars"):
+        policylang.loads(policy("ORD-[0-9]{4}"), cache_dir=False, max_text_chars=0)
+    with pytest.raises(TypeError, match="regex_timeout_ms"):
+        policylang.loads(policy("ORD-[0-9]{4}"), cache_dir=False, regex_timeout_ms=-1)

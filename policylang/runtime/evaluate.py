@@ -20,13 +20,14 @@ from policylang.decision import PRECEDENCE, Citation, Decision, Evidence, fast_c
 from policylang.errors import PolicyEvaluationError
 from policylang.runtime import redact
 from policylang.runtime.normalize import Normalizer
-from policylang.runtime.scan import Hit
+from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT, Hit, RegexTimeout
 
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
 MAX_REDACT_PASSES = 3
 MANY_CHUNK = 512  # texts per phase in check_many
 REVALIDATE_WINDOW = 256  # how far past a failed match a re-validated one may end
+DEFAULT_MAX_TEXT_CHARS = 4_000_000  # longer texts are refused ("text too large"): bounded memory
 _EMPTY: Mapping = {}
 
 
@@ -54,8 +55,13 @@ class _TextState:
 class Engine:
     """Evaluates one compiled Plan. Thread-safe: all per-call state is local."""
 
-    def __init__(self, plan: Plan, *, models=None, explain: bool = False, hash_salt: bytes | None = None):
+    def __init__(self, plan: Plan, *, models=None, explain: bool = False, hash_salt: bytes | None = None,
+                 regex_timeout_ms: float | None = DEFAULT_REGEX_TIMEOUT * 1000,
+                 max_text_chars: int | None = DEFAULT_MAX_TEXT_CHARS):
         self.plan = plan
+        # fail-closed limits (docs/api.md): regex work per text, and text length
+        self.regex_timeout = None if regex_timeout_ms is None else float(regex_timeout_ms) / 1000
+        self.max_text_chars = max_text_chars
         self.models = models  # policylang.runtime.model_runner.ModelRunner | None
         self.explain = explain
         self.salt = hash_salt if hash_salt is not None else plan.digest.encode()
@@ -125,7 +131,7 @@ class Engine:
         """
         raw = []
         for a, b in parts:
-            hits = self._scan(ntext[a:b])
+            hits = self._scan(ntext[a:b], self.regex_timeout)
             raw.extend(hits if not a else [Hit(h.id, h.start + a, h.end + a) for h in hits])
         return raw
 
@@ -142,7 +148,7 @@ class Engine:
             self._regex_twins[hit.id] = rx
         out: list[tuple[int, int]] = []
         end = min(len(ntext), hit.end + REVALIDATE_WINDOW)
-        for mt in rx.finditer(ntext, hit.start + 1, end, overlapped=True):
+        for mt in rx.finditer(ntext, hit.start + 1, end, overlapped=True, timeout=self.regex_timeout):
             if mt.start() >= hit.end:
                 break
             a, b = mt.span()
@@ -155,7 +161,7 @@ class Engine:
         norm = self.normalizer(text)
         t1 = time.perf_counter_ns()
         parts = norm.parts
-        raw = self._scan(norm.text) if not parts else self._scan_parts(norm.text, parts)
+        raw = self._scan(norm.text, self.regex_timeout) if not parts else self._scan_parts(norm.text, parts)
         t2 = time.perf_counter_ns()
         hits: dict[int, list[tuple[int, int]]] = {}
         if raw:
@@ -172,7 +178,11 @@ class Engine:
                     if not all(v(value) for v in validators):
                         # The longest match failed its check; a shorter or later one inside
                         # it may pass ("1234 4111 1111 1111 1111" holds a valid card).
-                        for a, b in self._revalidate(h, ntext, validators):
+                        try:
+                            again = self._revalidate(h, ntext, validators)
+                        except TimeoutError:  # `regex` timeout= of the re-validation search
+                            raise RegexTimeout(h.id, self.regex_timeout or 0.0) from None
+                        for a, b in again:
                             if b > main_len:
                                 late.append((m, a, b))
                             else:
@@ -367,11 +377,43 @@ class Engine:
     def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
         self._check_stage(stage)
         self._check_text(text)
-        st = self._phase1(text, stage, context if context is not None else _EMPTY)
-        if st.needed:
-            self._run_models([st])
-            self._phase2(st)
-        return self._decide(st, stage)
+        if self.max_text_chars is not None and len(text) > self.max_text_chars:
+            return self._failed(text, stage, self._too_large(text), time.perf_counter_ns())
+        t0 = time.perf_counter_ns()
+        try:
+            st = self._phase1(text, stage, context if context is not None else _EMPTY)
+            if st.needed:
+                self._run_models([st])
+                self._phase2(st)
+            return self._decide(st, stage)
+        except RegexTimeout as exc:
+            return self._failed(text, stage, self._timeout_message(exc), t0)
+
+    # ------------------------------------------------------------------ fail-closed decisions
+    def _too_large(self, text: str) -> str:
+        return (f"text too large: {len(text):,} characters, the limit is {self.max_text_chars:,} "
+                "(Guard option max_text_chars); refused without scanning")
+
+    def _timeout_message(self, exc: BaseException) -> str:
+        budget = f"{self.regex_timeout * 1000:g} ms" if self.regex_timeout is not None else "its time budget"
+        spec_id = getattr(exc, "spec_id", None)
+        if spec_id is not None and 0 <= spec_id < len(self._spec_matcher):
+            entry = self._matchers[self._spec_matcher[spec_id]]
+            span = entry.span
+            where = f"pattern `{entry.qname}` ({span.file}:{span.line})"
+        else:
+            where = "a pattern's re-validation"
+        return (f"regex timeout: {where} took more than {budget} of regex work on this text "
+                "(Guard option regex_timeout_ms); refused (fail closed)")
+
+    def _failed(self, text: str, stage: str, message: str, t0: int) -> Decision:
+        """Fail closed: a refusal with no rule cited, whose ``errors`` say what happened."""
+        total = time.perf_counter_ns() - t0
+        return fast_construct(Decision, dict(
+            action="refuse", text=DEFAULT_REFUSAL, stage=stage, citations=[], redactions=[], scores={},
+            errors=[message], models={}, policy_hash=self.plan.digest,
+            timings={"normalize_us": 0.0, "scan_us": 0.0, "total_us": total / 1000},
+        ))
 
     def evaluate_many(self, texts: Sequence[str], stage: str = "input",
                       context: Mapping | Sequence[Mapping] | None = None) -> list[Decision]:
@@ -397,13 +439,31 @@ class Engine:
     def _many(self, texts, contexts, stage, out) -> None:
         # Chunks bound the working state (and the model batch); decisions come back in order.
         for i in range(0, len(texts), MANY_CHUNK):
-            states = [self._phase1(t, stage, c) for t, c in zip(texts[i:i + MANY_CHUNK], contexts[i:i + MANY_CHUNK])]
-            pending = [st for st in states if st.needed]
+            # a text that cannot be scanned (too large, regex over budget) gets its own
+            # fail-closed decision; the others are checked as usual
+            states = [self._phase1_or_fail(t, stage, c)
+                      for t, c in zip(texts[i:i + MANY_CHUNK], contexts[i:i + MANY_CHUNK])]
+            pending = [st for st in states if isinstance(st, _TextState) and st.needed]
             if pending:
                 self._run_models(pending)
                 for st in pending:
                     self._phase2(st)
-            out.extend(self._decide(st, stage) for st in states)
+            out.extend(st if isinstance(st, Decision) else self._decide_or_fail(st, stage) for st in states)
+
+    def _phase1_or_fail(self, text: str, stage: str, context: Mapping):
+        if self.max_text_chars is not None and len(text) > self.max_text_chars:
+            return self._failed(text, stage, self._too_large(text), time.perf_counter_ns())
+        t0 = time.perf_counter_ns()
+        try:
+            return self._phase1(text, stage, context)
+        except RegexTimeout as exc:
+            return self._failed(text, stage, self._timeout_message(exc), t0)
+
+    def _decide_or_fail(self, st: _TextState, stage: str) -> Decision:
+        try:
+            return self._decide(st, stage)
+        except RegexTimeout as exc:  # the re-scan of a redacted text
+            return self._failed(st.text, stage, self._timeout_message(exc), st.t0)
 
 
 @contextlib.contextmanager

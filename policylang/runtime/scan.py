@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import threading
+import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -58,7 +59,61 @@ from policylang.compile.patterns import (
     window_for,
 )
 
-__all__ = ["Hit", "CompiledPatterns", "StreamScanner"]
+__all__ = ["Hit", "CompiledPatterns", "StreamScanner", "RegexTimeout", "DEFAULT_REGEX_TIMEOUT"]
+
+#: seconds of `regex` work (confirmation, start offsets) allowed per scanned text or stream chunk
+DEFAULT_REGEX_TIMEOUT = 0.5
+
+
+class RegexTimeout(Exception):
+    """The `regex` work for spec ``spec_id`` went over its time budget (``seconds``).
+
+    Hyperscan runs in linear time; `regex` (lookarounds, back-references, start offsets)
+    backtracks, so every `regex` call on the scan path runs under one budget per text.
+    The evaluator turns this into a refusal whose ``errors`` name the pattern.
+    """
+
+    def __init__(self, spec_id: int, seconds: float):
+        super().__init__(f"pattern {spec_id}: regex work went over its time budget of {seconds * 1000:g} ms")
+        self.spec_id = spec_id
+        self.seconds = seconds
+
+    def __reduce__(self):
+        return (RegexTimeout, (self.spec_id, self.seconds))
+
+
+class _Budget:
+    """A deadline shared by every `regex` call made for one text (or one stream chunk)."""
+
+    __slots__ = ("seconds", "deadline")
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def left(self, spec: int) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RegexTimeout(spec, self.seconds)
+        return left
+
+
+def _budget(seconds: float | None) -> _Budget | None:
+    return None if seconds is None else _Budget(seconds)
+
+
+def _finditer(r: Any, text: str, pos: int, budget: _Budget | None, spec: int):
+    """``r.finditer(text, pos)`` under ``budget``: each step gets the time left (the `regex`
+    timeout is per step) and the deadline is checked between matches."""
+    if budget is None:
+        yield from r.finditer(text, pos)
+        return
+    try:
+        for m in r.finditer(text, pos, timeout=budget.left(spec)):
+            yield m
+            budget.left(spec)
+    except TimeoutError:
+        raise RegexTimeout(spec, budget.seconds) from None
 
 _ERRORS = "policylang.fffd"
 
@@ -183,7 +238,8 @@ def _edge_filter(raw: list, edges: tuple[int, ...], data: bytes, lo: int = 0) ->
 # ----------------------------------------------------------------- regex helpers
 
 
-def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, base: int = 0) -> list[tuple[int, int]]:
+def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, base: int = 0,
+                    budget: _Budget | None = None, spec: int = -1) -> list[tuple[int, int]]:
     """Spans (finditer semantics) of the matches that end at Hyperscan-reported ``ends``.
 
     ``ends`` are sorted code-point offsets into ``text``; the search for each cluster of ends
@@ -205,7 +261,7 @@ def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, 
         for r in (rx, rx2):
             if r is None:
                 continue
-            for m in r.finditer(text, lo):
+            for m in _finditer(r, text, lo, budget, spec):
                 ms, me = m.span()
                 if ms >= last:
                     break
@@ -224,12 +280,13 @@ def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, 
     return out
 
 
-def _first_span(rx: Any, rx2: Any, text: str, end: int, window: int, base: int = 0) -> tuple[int, int]:
+def _first_span(rx: Any, rx2: Any, text: str, end: int, window: int, base: int = 0,
+                budget: _Budget | None = None, spec: int = -1) -> tuple[int, int]:
     lo = max(base, end - window)
     for r in (rx, rx2):
         if r is None:
             continue
-        for m in r.finditer(text, lo):
+        for m in _finditer(r, text, lo, budget, spec):
             if m.start() >= end:
                 break
             if m.end() > m.start():
@@ -421,8 +478,12 @@ class CompiledPatterns:
 
     # -- scanning
 
-    def scan(self, text: str) -> list[Hit]:
-        """All hits in ``text``, sorted by ``(start, end, id)``, code-point offsets."""
+    def scan(self, text: str, timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> list[Hit]:
+        """All hits in ``text``, sorted by ``(start, end, id)``, code-point offsets.
+
+        ``timeout``: seconds of `regex` work allowed for this text (None: no limit); past
+        it, :class:`RegexTimeout` names the spec. Hyperscan's own scan is linear time.
+        """
         db = self._db
         if db is None:
             return []
@@ -435,9 +496,9 @@ class CompiledPatterns:
         db.scan(data, _collect, 0, raw, scratch)
         if not raw:
             return []
-        return self._finish(text, data, raw)
+        return self._finish(text, data, raw, timeout)
 
-    def scan_many(self, texts: Sequence[str]) -> list[list[Hit]]:
+    def scan_many(self, texts: Sequence[str], timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> list[list[Hit]]:
         """:meth:`scan` for each text (one Hyperscan call per text)."""
         db = self._db
         if db is None:
@@ -453,10 +514,11 @@ class CompiledPatterns:
             data = text.encode("utf-8", _ERRORS)
             raw: list[tuple[int, int, int]] = []
             db.scan(data, _collect, 0, raw, scratch)
-            append(finish(text, data, raw) if raw else [])
+            append(finish(text, data, raw, timeout) if raw else [])
         return out
 
-    def _finish(self, text: str, data: bytes, raw: list[tuple[int, int, int]]) -> list[Hit]:
+    def _finish(self, text: str, data: bytes, raw: list[tuple[int, int, int]],
+                timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> list[Hit]:
         if self._edges is not None:
             raw = _edge_filter(raw, self._edges, data)
             if not raw:
@@ -476,12 +538,13 @@ class CompiledPatterns:
             mapped = _char_offsets(data, flat)
             kept = [(mapped[2 * n], mapped[2 * n + 1], h[2]) for n, h in enumerate(kept)]
         if work:
-            kept.extend(self._regex_hits(text, data, work, redo, ascii_))
+            kept.extend(self._regex_hits(text, data, work, redo, ascii_, _budget(timeout)))
         if len(kept) > 1:
             kept.sort()
         return [Hit(i, s, e) for s, e, i in kept]
 
-    def _regex_hits(self, text: str, data: bytes, work: dict[int, list[int]], redo: set[int] | None, ascii_: bool):
+    def _regex_hits(self, text: str, data: bytes, work: dict[int, list[int]], redo: set[int] | None, ascii_: bool,
+                    budget: _Budget | None = None):
         out: list[tuple[int, int, int]] = []
         for i, ends in work.items():
             kind = self._kinds[i]
@@ -489,9 +552,9 @@ class CompiledPatterns:
             rx, rx2 = self._regex(i)
             if kind == CONFIRM:
                 if spec.spans:
-                    out.extend((m.start(), m.end(), i) for m in rx.finditer(text) if m.end() > m.start())
+                    out.extend((m.start(), m.end(), i) for m in _finditer(rx, text, 0, budget, i) if m.end() > m.start())
                 else:
-                    for m in rx.finditer(text):
+                    for m in _finditer(rx, text, 0, budget, i):
                         if m.end() > m.start():
                             out.append((m.start(), m.end(), i))
                             break
@@ -500,10 +563,10 @@ class CompiledPatterns:
             if not ascii_:
                 ends = _char_offsets(data, ends)
             if kind == SINGLE:
-                s, e = _first_span(rx, rx2, text, ends[0], self._windows[i])
+                s, e = _first_span(rx, rx2, text, ends[0], self._windows[i], 0, budget, i)
                 out.append((s, e, i))
             else:  # NOSOM, or a SOM regex spec whose hits overlapped
-                out.extend((s, e, i) for s, e in _spans_for_ends(rx, rx2, text, ends, self._windows[i]))
+                out.extend((s, e, i) for s, e in _spans_for_ends(rx, rx2, text, ends, self._windows[i], 0, budget, i))
         return out
 
     # -- streams
@@ -612,6 +675,8 @@ class StreamScanner:
         "_ebuf",
         "_ebuf_start",
         "_epending",
+        "_budget",
+        "_degraded",
         "max_match_width",
     )
 
@@ -637,6 +702,8 @@ class StreamScanner:
         self._ebuf = b""  # the last bytes of the stream, for wholeword literals' edges
         self._ebuf_start = 0
         self._epending: list[tuple[int, int, int]] = []  # wholeword hits waiting for the next byte
+        self._budget: _Budget | None = None
+        self._degraded: set[int] = set()  # specs whose regex went over budget: reported, not searched
         self.max_match_width = owner.max_match_width
         self._stream = None
         if state.db is not None:
@@ -653,8 +720,15 @@ class StreamScanner:
             return self._seg_chars[idx] + (b - self._seg_bytes[idx])
         return self._seg_chars[idx] + len(payload[: b - self._seg_bytes[idx]].translate(None, _CONTINUATION))
 
-    def feed(self, chunk: str) -> list[Hit]:
-        """Scan the next chunk; hits completed so far (absolute code-point offsets)."""
+    def feed(self, chunk: str, timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> list[Hit]:
+        """Scan the next chunk; hits completed so far (absolute code-point offsets).
+
+        ``timeout``: seconds of `regex` work for this chunk. A spec whose regex goes over
+        it is *degraded* for the rest of the stream: from then on it reports one
+        conservative hit (from its last hit to the end of the text so far) on every call,
+        so a caller that re-checks text around hits (the stream middleware) keeps doing so.
+        """
+        self._budget = _budget(timeout)
         if self._closed:
             raise ValueError("feed() on a closed stream")
         if not chunk:
@@ -691,8 +765,9 @@ class StreamScanner:
                 self._tail_start += cut
         return hits
 
-    def close(self) -> list[Hit]:
+    def close(self, timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> list[Hit]:
         """End the stream; the hits that complete only at the end. Idempotent."""
+        self._budget = _budget(timeout)
         if self._closed:
             return []
         self._closed = True
@@ -748,9 +823,19 @@ class StreamScanner:
                 self._report(out, i, self._to_char(s), self._to_char(e))
             if work:
                 for i, ends in work.items():
-                    self._regex_event(out, i, ends)
+                    if i in self._degraded:
+                        continue
+                    try:
+                        self._regex_event(out, i, ends)
+                    except RegexTimeout:
+                        self._degraded.add(i)
         if self._active:
             self._run_trackers(out, final)
+        for i in self._degraded:
+            prev = self._last.get(i)
+            start = max(self._tail_start, prev[1] if prev else 0)
+            if self._char_pos > start:
+                self._report(out, i, start, self._char_pos)
         if len(out) > 1:
             out.sort()
         return [Hit(i, s, e) for s, e, i in out]
@@ -779,11 +864,11 @@ class StreamScanner:
         base = self._tail_start
         ends = sorted({self._to_char(b) - base for b in byte_ends})
         if kind == SINGLE:
-            s, e = _first_span(rx, rx2, self._tail, ends[0], window)
+            s, e = _first_span(rx, rx2, self._tail, ends[0], window, 0, self._budget, i)
             self._single_done.add(i)
             self._report(out, i, s + base, e + base)
         else:  # NOSOM
-            for s, e in _spans_for_ends(rx, rx2, self._tail, ends, window):
+            for s, e in _spans_for_ends(rx, rx2, self._tail, ends, window, 0, self._budget, i):
                 self._report(out, i, s + base, e + base)
 
     def _run_trackers(self, out: list, final: bool) -> None:
@@ -793,22 +878,30 @@ class StreamScanner:
         tail = self._tail
         done = []
         for i, cand in self._active.items():
+            if i in self._degraded:
+                done.append(i)
+                continue
             spec = self._owner.specs[i]
             window = self._owner._windows[i]
             rx, _ = self._owner._regex(i)
             start = max(self._regex_from.get(i, 0), base)
             found = False
-            for m in rx.finditer(tail, start - base):
-                ms, me = m.start() + base, m.end() + base
-                if me == ms:
-                    continue
-                if me > safe:
-                    break
-                self._report(out, i, ms, me)
-                self._regex_from[i] = me
-                found = True
-                if not spec.spans:
-                    break
+            try:
+                for m in _finditer(rx, tail, start - base, self._budget, i):
+                    ms, me = m.start() + base, m.end() + base
+                    if me == ms:
+                        continue
+                    if me > safe:
+                        break
+                    self._report(out, i, ms, me)
+                    self._regex_from[i] = me
+                    found = True
+                    if not spec.spans:
+                        break
+            except RegexTimeout:
+                self._degraded.add(i)
+                done.append(i)
+                continue
             if found and not spec.spans:
                 self._single_done.add(i)
                 done.append(i)
@@ -818,6 +911,6 @@ class StreamScanner:
             if self._state.kinds[i] == CONFIRM and cand + window + STREAM_CONFIRM_LAG < safe:
                 done.append(i)  # the candidate is settled
         for i in done:
-            if self._state.kinds[i] == TAIL and i not in self._single_done:
+            if self._state.kinds[i] == TAIL and i not in self._single_done and i not in self._degraded:
                 continue  # a spec Hyperscan cannot stream stays tracked for the whole stream
-            del self._active[i]
+            self._active.pop(i, None)
