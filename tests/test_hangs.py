@@ -118,8 +118,17 @@ def policy(pattern: str, action: str = "refuse") -> str:
 
 
 def unchecked_guard(source: str, **options) -> Guard:
-    infos, _ = load_modules([SourceFile("slow.policy", source)])
-    result = check(infos, FileEnvironment())
+    """A guard for a policy whose only error is PL215 (as if the checker had missed the shape)."""
+    import policylang.check.passes as passes
+
+    saved = passes.PASSES
+    passes.PASSES = tuple(p for p in saved if p[0] != "redos")
+    try:
+        infos, _ = load_modules([SourceFile("slow.policy", source)])
+        result = check(infos, FileEnvironment())
+    finally:
+        passes.PASSES = saved
+    assert result.policy_set is not None, [d.concise() for d in result.diagnostics]
     return Guard(compile_plan(result.policy_set, cache_dir=False), **options)
 
 
@@ -220,3 +229,68 @@ def test_limits_are_validated():
         policylang.loads(policy("ORD-[0-9]{4}"), cache_dir=False, max_text_chars=0)
     with pytest.raises(TypeError, match="regex_timeout_ms"):
         policylang.loads(policy("ORD-[0-9]{4}"), cache_dir=False, regex_timeout_ms=-1)
+
+
+# ----------------------------------------------------------------------------- PL215
+from policylang.check.passes.redos import ambiguous_repeat  # noqa: E402
+
+EXPONENTIAL = [r"(\w|\w)+(?=!)", r"(a+)+$(?<=x)", r"(a|a?)+", r"(\w+\s?)+(?=x)", r"(a*)*b", r"(x+x+)+y",
+               r"(?:[ab]|b)+", r"(a|a){1,20}", r"(?i)(?:A|a)+", r"(?<=x)(?:(\d+)-?)+(?!\d)", r"(\s*\w+\s*)+\1"]
+LINEAR = [r"(ab+)+(?=x)", r"(a|ab)+(?=x)", r"\b(\w+) \1\b", r"(?<=@)\w+", r"(?:\d{3}-)+\d{4}(?!\d)",
+          r"(?:[a-z]+\.)+[a-z]{2,}(?![a-z])", r"(?:\w+\.)+\w+(?!x)", r"(?>(a+)+)", r"(?:\w+\s?)++",
+          r"(a|b){1,5}", r"(?:A|a)+", r"(?:a|b|c)+(?=d)", r"(?=(?:ab)+c)"]
+
+
+def test_nested_and_ambiguous_repeats_are_found():
+    for p in EXPONENTIAL:
+        flags = regex.ASCII | (regex.IGNORECASE if p.startswith("(?i)") else 0)
+        assert ambiguous_repeat(p, flags), p
+
+
+def test_unambiguous_repeats_are_not_reported():
+    for p in LINEAR:
+        assert ambiguous_repeat(p, regex.ASCII) is None, p
+
+
+def test_every_reported_shape_really_backtracks():
+    # the analysis is there because the engine blows up: check it on two reported shapes
+    for p, text in [(r"(\w|\w)+(?=!)", "a" * 28), (r"(a+)+$(?<=x)", "a" * 3000)]:
+        with pytest.raises(TimeoutError):
+            regex.compile(p, regex.ASCII).search(text, timeout=0.05)
+
+
+def _codes(source):
+    infos, diags = load_modules([SourceFile("t.policy", source)])
+    result = check(infos, FileEnvironment())
+    return [d.code for d in list(diags) + list(result.diagnostics)]
+
+
+def test_check_rejects_exponential_fallback_patterns_and_load_refuses_them():
+    assert "PL215" in _codes(policy(CATASTROPHIC))
+    with pytest.raises(policylang.PolicyCheckError, match="PL215"):
+        policylang.loads(policy(CATASTROPHIC), cache_dir=False)
+    # the same shape Hyperscan runs itself (no lookaround) is linear there: no PL215
+    assert "PL215" not in _codes(policy(r"(\w|\w)+!"))
+    assert "PL215" not in _codes(policy(POLYNOMIAL))
+
+
+# ----------------------------------------------------------------------------- PL404 / PL405
+from policylang.check.passes.wordcost import estimate_seconds  # noqa: E402
+
+
+def words_policy(n: int, options: str) -> str:
+    rng = __import__("random").Random(n)
+    words = sorted({"".join(rng.choice("abcdefghij") for _ in range(8)) for _ in range(n)})
+    items = ", ".join(f'"{w}"' for w in words)
+    return (f'policy p "p"\nprinciple pr "P."\nwords w = [{items}] {options}\n'
+            'rule r on input:\n    when w\n    refuse\n    because pr\n')
+
+
+def test_fuzzy_lists_get_a_cost_estimate():
+    # fuzzy 3 on 2,000 words: the case that took > 300 s while check said "no problems"
+    assert estimate_seconds(["abcdefgh"] * 2000, 3) > 600
+    assert estimate_seconds(["abcdefgh"] * 100_000, 0) < 10  # plain and wholeword lists are cheap
+    assert "PL404" in _codes(words_policy(2000, "fuzzy 3"))
+    assert "PL405" in _codes(words_policy(150, "fuzzy 3"))
+    codes = _codes(words_policy(2000, "nocase wholeword"))
+    assert "PL404" not in codes and "PL405" not in codes

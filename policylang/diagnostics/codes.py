@@ -67,6 +67,7 @@ _ALL = [
     Code("PL212", "model-unreadable", E, "a classifier or topic model directory cannot be used"),
     Code("PL213", "model-mismatch", E, "a model's inputs, outputs or labels do not fit the policy"),
     Code("PL214", "nothing-to-redact", E, "a `redact` rule names no matcher, so there is nothing to redact"),
+    Code("PL215", "exponential-regex", E, "a pattern in the regex fallback has nested or ambiguous quantifiers"),
     # lint
     Code("PL301", "unused-definition", W, "a matcher, model or principle is defined but never used"),
     Code("PL302", "rule-without-citation", W, "a rule cites no principle"),
@@ -77,6 +78,8 @@ _ALL = [
     Code("PL401", "hyperscan-rejected", E, "Hyperscan cannot compile a pattern"),
     Code("PL402", "regex-fallback", W, "a pattern needs the slower regex confirmation path"),
     Code("PL403", "no-start-of-match", W, "a pattern is too large for Hyperscan start offsets"),
+    Code("PL404", "word-list-too-expensive", E, "a word list would take too long to compile"),
+    Code("PL405", "slow-word-list", W, "a word list takes long to compile on first load"),
     # internal
     Code("PL901", "internal-error", E, "policylang failed; please report it"),
 ]

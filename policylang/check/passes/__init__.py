@@ -16,9 +16,11 @@ from policylang.check.passes import (
     options,
     policy_tests,
     reachability,
+    redos,
     regexes,
     types,
     unused,
+    wordcost,
 )
 
 PASSES = (
@@ -27,6 +29,8 @@ PASSES = (
     ("options", options.run),          # PL108, PL109, PL110, PL210
     ("regexes", regexes.run),          # PL201, PL202, PL206, PL304
     ("hyperscan", hyperscan.run),      # PL401, PL402, PL403
+    ("redos", redos.run),              # PL215 (reads the hyperscan pass's fallback patterns)
+    ("wordcost", wordcost.run),        # PL404, PL405
     ("types", types.run),              # PL108, PL203, PL204, PL208
     ("actions", actions.run),          # PL207, PL214
     ("models", models.run),            # PL212, PL213

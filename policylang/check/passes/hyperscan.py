@@ -229,6 +229,9 @@ def run(ctx: CheckContext):
             if len(_CACHE) >= _CACHE_LIMIT:
                 _CACHE.clear()
             _CACHE[key] = problems
+        if any(getattr(p, "code", None) == "PL402" for p in problems):
+            # runs in the backtracking `regex` fallback: the redos pass (PL215) looks at it
+            ctx.facts.setdefault("fallback_patterns", {})[sym.qname] = node
         for p in problems:
             code = getattr(p, "code", "PL401")
             message = getattr(p, "message", str(p))
