@@ -14,6 +14,7 @@ Usage:
   python bench/bench_wordlists.py --sizes 5000 --options "nocase"
   python bench/bench_wordlists.py --sizes 200 --options "fuzzy 1"
   python bench/bench_wordlists.py --json bench/out/wordlists.json
+  python bench/bench_wordlists.py --sizes 100000 --cache    # cold compile + disk cache, then warm
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 import policylang
 t0 = time.perf_counter()
-guard = policylang.load({policy!r}, cache_dir=False)
+guard = policylang.load({policy!r}, cache_dir={cache!r})
 load_s = time.perf_counter() - t0
 t1 = time.perf_counter()
 decision = guard.check("a line that holds " + {probe!r} + " somewhere")
@@ -58,7 +59,7 @@ def make_words(n: int, seed: int = 7) -> list[str]:
     return sorted(out)
 
 
-def run_size(n: int, options: str, runs: int, folder: Path) -> dict:
+def run_size(n: int, options: str, runs: int, folder: Path, cache=False) -> dict:
     words = make_words(n)
     (folder / "words.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
     policy = folder / "bench.policy"
@@ -67,7 +68,7 @@ def run_size(n: int, options: str, runs: int, folder: Path) -> dict:
         "rule r on input:\n    when w\n    refuse\n    because p\n",
         encoding="utf-8",
     )
-    code = CHILD.format(root=str(ROOT), policy=str(policy), probe=words[len(words) // 2])
+    code = CHILD.format(root=str(ROOT), policy=str(policy), probe=words[len(words) // 2], cache=cache)
     results = []
     for _ in range(runs):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -89,11 +90,20 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="5000,50000,100000")
     ap.add_argument("--options", default="nocase wholeword", help="options after `file \"...\"`")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--cache", action="store_true",
+                    help="use a fresh disk cache: each size is loaded cold, then warm (from the cache)")
     ap.add_argument("--json", help="write the rows to this file")
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="policylang-bench-words-") as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
+            if args.cache:
+                cache = str(Path(tmp) / f"cache-{n}")
+                for label in ("cold", "warm"):
+                    row = dict(run_size(n, args.options, 1, Path(tmp), cache), cache=label)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                continue
             row = run_size(n, args.options, args.runs, Path(tmp))
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -266,7 +266,12 @@ def _escape_char(ch: str, utf8: bool) -> str:
     return "(?:" + "".join("\\x%02x" % b for b in ch.encode("utf-8", "surrogatepass")) + ")"
 
 
+_ASCII_ESCAPES = {c: "\\x{%x}" % c for c in range(128) if chr(c) not in _ASCII_WORD}
+
+
 def _literal_body(text: str, utf8: bool) -> str:
+    if text.isascii():  # the common case, in C (large word lists)
+        return text.translate(_ASCII_ESCAPES)
     return "".join(ch if ch in _ASCII_WORD else _escape_char(ch, utf8) for ch in text)
 
 
