@@ -107,8 +107,8 @@ class Guard:
         """``check`` without blocking the event loop: the work runs in the loop's default executor.
 
         Only texts that cannot cost more than a few microseconds stay on the loop: up to
-        ``INLINE_MAX_CHARS`` characters, on a plan without models, validators or `regex`
-        work (every pattern has exact Hyperscan spans).
+        ``INLINE_MAX_CHARS`` characters, on a plan without models or validators whose
+        patterns are all literals or words (no `regex` work at all).
         """
         if self._inline and isinstance(text, str) and len(text) <= INLINE_MAX_CHARS:
             return self.check(text, stage, context)
@@ -125,7 +125,10 @@ class Guard:
         plan = self.plan
         if plan.models or any(m.validators for m in plan.matchers):
             return False
-        return all(k == SOM for k in getattr(plan.patterns, "kinds", ()))
+        patterns = plan.patterns
+        # literals with exact Hyperscan spans: no `regex` call can happen (a SOM *regex* may
+        # still be re-run by `regex` when two of its hits overlap)
+        return all(k == SOM and s.literal for k, s in zip(patterns.kinds, patterns.specs))
 
     # ------------------------------------------------------------------ middleware (policylang.middleware)
     def wrap(self, fn=None, **options):

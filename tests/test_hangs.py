@@ -294,3 +294,13 @@ def test_fuzzy_lists_get_a_cost_estimate():
     assert "PL405" in _codes(words_policy(150, "fuzzy 3"))
     codes = _codes(words_policy(2000, "nocase wholeword"))
     assert "PL404" not in codes and "PL405" not in codes
+
+
+def test_only_literal_only_plans_check_short_texts_on_the_loop():
+    words_only = policylang.loads(
+        'policy p "p"\nprinciple pr "P."\nwords w = ["hello"] wholeword\n'
+        'rule r on input:\n    when w\n    flag\n    because pr\n', cache_dir=False)
+    assert words_only._inline
+    assert not policylang.loads(policy(POLYNOMIAL), cache_dir=False)._inline
+    assert not policylang.loads(policy(r"ORD-\d{4}"), cache_dir=False)._inline  # a regex
+    assert asyncio.run(words_only.acheck("hello")).action == "flag"
