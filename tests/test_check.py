@@ -45,6 +45,17 @@ class CorpusEnv(FileEnvironment):
             return [line for line in problems.read_text().splitlines() if line.strip()]
         return []
 
+    def head_fit(self, node, path: str, emb_node, emb_path: str):
+        """A head folder's fit.json: ``{"head_dim", "embedder_dim", "head_window", "embedder_window"}``
+        or ``{"error": "..."}``; none means the head fits."""
+        import json
+
+        fit = Path(path) / "fit.json"
+        data = json.loads(fit.read_text()) if fit.is_file() else {}
+        if "error" in data:
+            raise ValueError(data["error"])
+        return (data.get("head_dim"), data.get("embedder_dim"), data.get("head_window"), data.get("embedder_window"))
+
 
 def check_text(text: str, name: str = "test.policy", env=None) -> tuple[list[Diagnostic], CheckResult | None]:
     """Parse and check one in-memory policy; returns (all diagnostics, check result)."""
@@ -543,3 +554,77 @@ def test_check_source_reports_syntax_and_check_diagnostics_together():
                         SourceFile("b.policy", 'policy b\nprinciple p "P."\nrule r on input:\n  when x\n  flag\n'
                                                 '  because p\n')])
     assert two.ok and two.diagnostics == ()
+
+
+# ------------------------------------------------------------------ embedders and heads
+HEAD_POLICY = '''policy p
+principle q "Q."
+embedder minilm = embed "m" max_length 128
+classifier guard = head "h" on minilm labels ["benign", "injection"]
+topic medical = embed minilm threshold 0.6 examples ["a rash"]
+rule r on input:
+    when guard.injection >= 0.9 or medical
+    refuse
+    because q
+'''
+
+
+def test_heads_and_topics_on_an_embedder_check_clean():
+    diags, result = check_text(HEAD_POLICY)
+    assert result is not None and result.ok, [d.concise() for d in diags]
+    assert codes(diags) == []  # the embedder counts as used (no PL301)
+
+
+def test_head_on_something_that_is_not_an_embedder_is_pl112():
+    text = HEAD_POLICY.replace('classifier guard = head "h" on minilm', 'classifier guard = head "h" on medical')
+    diags, _ = check_text(text)
+    pl112 = [d for d in diags if d.code == "PL112"]
+    assert len(pl112) == 1 and "`medical` is a topic, not an embedder" in pl112[0].message
+
+
+def test_embedder_options_that_belong_elsewhere():
+    text = HEAD_POLICY.replace('embed "m" max_length 128', 'embed "m" max_length 128 threshold 0.5 on_error allow')
+    diags, _ = check_text(text)
+    msgs = [d.message for d in diags if d.code == "PL210"]
+    assert "`threshold` does not apply to an embedder" in msgs
+    assert "`on_error` does not apply to an embedder" in msgs
+
+
+def test_run_options_on_a_head_are_pl220():
+    text = HEAD_POLICY.replace('labels ["benign", "injection"]', 'labels ["benign", "injection"] threads 2 timeout 1s')
+    diags, _ = check_text(text)
+    assert [d.message for d in diags if d.code == "PL220"] == [
+        "`threads` of head `guard` belongs to its embedder `minilm`",
+        "`timeout` of head `guard` belongs to its embedder `minilm`",
+    ]
+
+
+def test_unused_embedder_is_pl301():
+    text = "policy p\nembedder minilm = embed \"m\"\n"
+    diags, _ = check_text(text)
+    assert codes(diags) == ["PL301"] and "embedder `minilm` is never used" in diags[0].message
+
+
+class _FitEnv(CorpusEnv):
+    def __init__(self, fit):
+        self.fit = fit
+        self.calls = []
+
+    def head_fit(self, node, path, emb_node, emb_path):
+        self.calls.append((node.name.value, emb_node.name.value))
+        return self.fit
+
+
+@pytest.mark.parametrize("fit, expect", [
+    ((384, 384, 128, 128), []),
+    ((256, 384, None, 128), ["PL218"]),
+    ((384, 384, 128, 256), ["PL219"]),
+    ((None, 384, None, None), []),  # nothing known: nothing claimed
+])
+def test_head_fit_against_its_embedder(tmp_path, fit, expect):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "h").mkdir()
+    env = _FitEnv(fit)
+    diags, _ = check_text(HEAD_POLICY, name=str(tmp_path / "p.policy"), env=env)
+    assert env.calls == [("guard", "minilm")]
+    assert codes(diags) == expect

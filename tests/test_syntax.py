@@ -277,3 +277,44 @@ def test_bidi_outside_strings_is_a_syntax_error_with_advice():
     r = _parse("policy t\u202e\n")
     (d,) = r.diagnostics
     assert d.code == "PL001" and "bidi control character U+202E" in d.help
+
+
+# ------------------------------------------------------------------ embedders and heads
+HEADS = '''embedder minilm = embed "builtin:minilm" max_length 128 timeout 500ms
+@severity(high)
+classifier jailguard = head "models/jailguard" on minilm labels ["benign", "jailbreak"] on_error allow
+classifier packed = head "models/h" on jailbreak_models.minilm
+classifier plain = onnx "models/guard"
+topic medical = embed minilm threshold 0.6 examples ["a rash"]
+topic legacy = embed "models/minilm" threshold 0.6 examples ["a rash"]
+'''
+
+
+def test_embedders_heads_and_shared_topics():
+    r = _parse(HEADS)
+    assert r.ok, r.diagnostics
+    emb, head, packed, plain, medical, legacy = r.module.items
+    assert isinstance(emb, ast.Embedder) and emb.path.value == "builtin:minilm"
+    assert emb.options.max_length == 128 and emb.options.timeout_ms == 500.0
+    assert _src(HEADS, emb) == 'embedder minilm = embed "builtin:minilm" max_length 128 timeout 500ms'
+    assert isinstance(head, ast.Classifier) and head.is_head and head.on.parts == ("minilm",)
+    assert head.path.value == "models/jailguard" and head.options.on_error == "allow"
+    assert [a.name.value for a in head.annotations] == ["severity"]
+    assert _src(HEADS, head.on) == "minilm"
+    assert packed.on.parts == ("jailbreak_models", "minilm")
+    assert _src(HEADS, packed.on) == "jailbreak_models.minilm"
+    assert not plain.is_head and plain.on is None
+    assert medical.path is None and medical.embedder.parts == ("minilm",)
+    assert _src(HEADS, medical).startswith("topic medical = embed minilm")
+    assert legacy.embedder is None and legacy.path.value == "models/minilm"
+
+
+@pytest.mark.parametrize("text", [
+    'classifier x = head "d"',  # no `on`
+    'classifier x = head on minilm',  # no folder
+    'embedder e = embed minilm',  # an embedder needs a folder
+    'classifier x = head "d" on "minilm"',  # the embedder is a name
+])
+def test_head_syntax_errors(text):
+    r = parse(SourceFile("t.policy", text + "\n"))
+    assert not r.ok and r.diagnostics[0].code in ("PL001", "PL007")

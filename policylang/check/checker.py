@@ -24,6 +24,10 @@ class Environment(Protocol):
     def inspect_model(self, node, path: str) -> list[str]:
         ...
 
+    # Optional: ``head_fit(head_node, head_path, embedder_node, embedder_path)`` ->
+    # ``(head input width, embedder width, head's trained window, embedder window)``;
+    # without it the models pass asks policylang.runtime.models.head_fit.
+
 
 @dataclass(frozen=True, slots=True)
 class RuleInfo:

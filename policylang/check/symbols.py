@@ -18,7 +18,7 @@ from typing import Union
 
 from policylang.syntax import ast
 
-Definition = Union[ast.Pattern, ast.Words, ast.Classifier, ast.Topic, ast.Principle]
+Definition = Union[ast.Pattern, ast.Words, ast.Embedder, ast.Classifier, ast.Topic, ast.Principle]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Symbol:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """What a Ref means. ``kind``: matcher | group | classifier | topic | context | text."""
+    """What a Ref means. ``kind``: matcher | group | classifier | topic | embedder | context | text."""
 
     kind: str
     symbol: Symbol | None = None
@@ -67,6 +67,7 @@ class Resolution:
 
 MATCHER_NODES = (ast.Pattern, ast.Words)
 MODEL_NODES = (ast.Classifier, ast.Topic)
+EMBEDDER_NODES = (ast.Embedder,)
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Symbols:
         self = cls(tuple(infos))
         for info in self.infos:
             for item in info.module.items:
-                if isinstance(item, (*MATCHER_NODES, *MODEL_NODES, ast.Principle)):
+                if isinstance(item, (*MATCHER_NODES, *MODEL_NODES, *EMBEDDER_NODES, ast.Principle)):
                     key = (info.namespace, item.name.value)
                     qname = f"{info.namespace}.{item.name.value}" if info.namespace else item.name.value
                     sym = Symbol(qname, info.namespace, item, info)
@@ -138,7 +139,18 @@ class Symbols:
             return Resolution("matcher", sym, extra=rest)
         if isinstance(node, ast.Classifier):
             return Resolution("classifier", sym, label=rest[0] if rest else None, extra=rest[1:])
+        if isinstance(node, ast.Embedder):
+            return Resolution("embedder", sym, extra=rest)
         return Resolution("topic", sym, extra=rest)
+
+    def embedder_of(self, info: ModuleInfo, ref: ast.Ref | None) -> Symbol | None:
+        """The declared embedder a head's ``on`` or a topic's ``embed NAME`` names, else None."""
+        if ref is None:
+            return None
+        res = self.resolve(info, ref.parts)
+        if res is None or res.kind != "embedder" or res.extra:
+            return None
+        return res.symbol
 
     def candidates(self, info: ModuleInfo) -> list[str]:
         """Names visible from ``info``, for did-you-mean suggestions."""

@@ -10,6 +10,7 @@ from policylang.syntax import ast
 KIND_WORDS = {
     ast.Pattern: "pattern",
     ast.Words: "word list",
+    ast.Embedder: "embedder",
     ast.Classifier: "classifier",
     ast.Topic: "topic",
     ast.Principle: "principle",

@@ -52,6 +52,8 @@ _ALL = [
     Code("PL109", "unknown-validator", E, "`validate` names a validator that does not exist"),
     Code("PL110", "unknown-normalization", E, "`normalize` names a step that does not exist"),
     Code("PL111", "unknown-annotation", W, "an annotation policylang does not know"),
+    Code("PL112", "unknown-embedder", E, "a head or topic is declared on an embedder that is not declared"),
+    Code("PL113", "embedder-has-no-score", E, "a rule reads an embedder, which has no score"),
     # types and semantics
     Code("PL201", "invalid-regex", E, "a pattern is not a valid regular expression"),
     Code("PL202", "matches-empty", E, "a pattern matches the empty string"),
@@ -68,6 +70,11 @@ _ALL = [
     Code("PL213", "model-mismatch", E, "a model's inputs, outputs or labels do not fit the policy"),
     Code("PL214", "nothing-to-redact", E, "a `redact` rule names no matcher, so there is nothing to redact"),
     Code("PL215", "exponential-regex", E, "a pattern in the regex fallback has nested or ambiguous quantifiers"),
+    Code("PL218", "head-dimension-mismatch", E, "a head's input width differs from its embedder's output width"),
+    Code("PL219", "head-window-mismatch", W, "a head was trained on another token window than its embedder uses"),
+    Code("PL220", "option-belongs-to-embedder", E, "a head or topic on an embedder sets an option of the shared run"),
+    Code("PL221", "head-input-invalid", E, "a head's model does not take one float [batch, dim] embedding input"),
+    Code("PL222", "model-output-invalid", E, "a model's probe output is NaN, infinite, misshapen or out of range"),
     # lint
     Code("PL301", "unused-definition", W, "a matcher, model or principle is defined but never used"),
     Code("PL302", "rule-without-citation", W, "a rule cites no principle"),

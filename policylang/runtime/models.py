@@ -89,7 +89,10 @@ __all__ = [
     "acall_with_timeout",
     "builtin_model_path",
     "call_with_timeout",
+    "head_fit",
     "inspect_model",
+    "mean_of_windows",
+    "vector_problems",
 ]
 
 DEFAULT_MAX_LENGTH = 256
@@ -431,8 +434,9 @@ def _load_embedder(spec: ModelSpec, col: _Collector) -> _EmbedderParts | None:
     if common is None or common.session is None:
         return None
     display = common.display
-    if common.binding is not None and common.binding.mode == "string":
-        col.fail(ModelError("embedders need a token-input graph (input_ids...), this one takes strings", display))
+    if common.binding is not None and common.binding.mode != "tokens":
+        takes = "strings" if common.binding.mode == "string" else "an embedding (it is a head)"
+        col.fail(ModelError(f"embedders need a token-input graph (input_ids...), this one takes {takes}", display))
         return None
     outputs = common.session.get_outputs()
     by_name = {o.name: o for o in outputs}
@@ -499,6 +503,50 @@ def _l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+#: Rounding slack when checking that activated scores lie in [0, 1].
+RANGE_SLACK = 1e-5
+OUT_OF_RANGE = "is outside [0, 1]"
+
+
+def _row_problems(raw: np.ndarray, probs: np.ndarray, labels: Sequence[str], activation: str) -> list[str | None] | None:
+    """Why each output row cannot be trusted (None: fine); None when every row is fine.
+
+    Checks the raw output (NaN or infinity is a model error even where the activation
+    would squash it to a valid-looking 1.0) and the activated scores (finite, in [0, 1]).
+    """
+    finite_raw = np.isfinite(raw).all(axis=1)
+    finite = np.isfinite(probs).all(axis=1)
+    in_range = ((probs >= -RANGE_SLACK) & (probs <= 1 + RANGE_SLACK)).all(axis=1)
+    ok = finite_raw & finite & in_range
+    if ok.all():
+        return None
+    problems: list[str | None] = [None] * len(raw)
+    for i in np.flatnonzero(~ok):
+        if not finite_raw[i]:
+            j = int(np.flatnonzero(~np.isfinite(raw[i]))[0])
+            problems[i] = f"output is not finite: {float(raw[i, j])} for label `{labels[j]}`"
+        elif not finite[i]:
+            j = int(np.flatnonzero(~np.isfinite(probs[i]))[0])
+            problems[i] = f"score for label `{labels[j]}` is not finite after {activation}: {float(probs[i, j])}"
+        else:
+            j = int(np.flatnonzero((probs[i] < -RANGE_SLACK) | (probs[i] > 1 + RANGE_SLACK))[0])
+            problems[i] = (f"score {float(probs[i, j]):.6g} for label `{labels[j]}` is outside [0, 1] "
+                           f"(activation {activation}: declare `activation sigmoid` or `softmax` for logits)")
+    return problems
+
+
+def _non_finite(problems: Sequence[str | None]) -> list[str | None]:
+    """The problems `predict` raises for: non-finite output. (``activation none`` may return
+    raw logits to a caller of the model layer; rules read only checked scores in [0, 1].)"""
+    return [p if p is not None and OUT_OF_RANGE not in p else None for p in problems]
+
+
+def _raise_first(problems: Sequence[str | None], name: str) -> None:
+    for i, problem in enumerate(problems):
+        if problem is not None:
+            raise ModelError(f"text {i}: {problem}", name)
+
+
 class _OnnxModel:
     """What classifiers and embedders share: session, windows, batched runs."""
 
@@ -529,11 +577,12 @@ class _OnnxModel:
         self.providers = tuple(self._session.get_providers())
         self.provider = self.providers[0]
         self.input_mode = self._binding.mode
-        self.inputs = (
-            (self._binding.string_input,)
-            if self._binding.mode == "string"
-            else tuple(n for n, _ in self._binding.token_inputs)
-        )
+        if self._binding.mode == "string":
+            self.inputs = (self._binding.string_input,)
+        elif self._binding.mode == "embedding":
+            self.inputs = (self._binding.embedding_input,)
+        else:
+            self.inputs = tuple(n for n, _ in self._binding.token_inputs)
         self.runs = 0  # session.run calls, for tests and stats
 
     def _run(self, feed: dict[str, np.ndarray]) -> Any:
@@ -618,10 +667,24 @@ class TextClassifier(_OnnxModel):
             raise ModelError(f"unknown label `{label}` (labels: {', '.join(self.labels)})", self.name) from None
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities ``[n, len(labels)]``, max over each text's windows. Raises `ModelError`
+        when the model outputs NaN or infinity (`predict_checked` also reports scores outside
+        [0, 1]; with ``activation none`` this returns the raw output)."""
+        probs, problems = self.predict_checked(texts)
+        _raise_first(_non_finite(problems), self.name)
+        return probs
+
+    def predict_checked(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+        """``predict`` that does not raise for bad output: ``(probabilities, problems)`` where
+        ``problems[i]`` says why text ``i``'s row cannot be trusted (NaN, infinity, out of
+        [0, 1]), else None. A wrong output shape still raises `ModelError` (the whole run is bad)."""
         texts = _as_texts(texts)
         n_labels = len(self.labels)
+        if self.input_mode == "embedding":
+            raise ModelError("this model is a head over an embedder: it scores embeddings "
+                             "(`predict_embeddings`), not texts", self.name)
         if not texts:
-            return np.zeros((0, n_labels), dtype=np.float32)
+            return np.zeros((0, n_labels), dtype=np.float32), []
         if self.input_mode == "string":
             rows = []
             for start in range(0, len(texts), self.max_batch):
@@ -630,14 +693,57 @@ class TextClassifier(_OnnxModel):
                 if self._binding.string_rank == 2:
                     arr = arr.reshape(-1, 1)
                 rows.append(self._scores(self._run({self._binding.string_input: arr}), len(chunk)))
-            return self._activate(np.concatenate(rows, axis=0))
+            return self._finish(np.concatenate(rows, axis=0), None, len(texts))
         windows, owners = self._windows.encode(texts)
         raw = self._run_windows(windows, lambda value, mask: self._scores(value, mask.shape[0]))
+        return self._finish(raw, owners, len(texts))
+
+    @property
+    def embedding_dim(self) -> int | None:
+        """A head's input width (the embedder dimension it was trained on); None for text models."""
+        return self._binding.embedding_dim if self.input_mode == "embedding" else None
+
+    def predict_embeddings(self, vectors: np.ndarray, owners: np.ndarray | None = None,
+                           n: int | None = None) -> np.ndarray:
+        """A head's probabilities for sentence embeddings ``[m, dim]``; with ``owners`` (text
+        index of each row, non-decreasing) the rows of one text (its windows) are reduced by
+        max into ``n`` rows. Raises `ModelError` on NaN or infinity."""
+        probs, problems = self.predict_embeddings_checked(vectors, owners, n)
+        _raise_first(_non_finite(problems), self.name)
+        return probs
+
+    def predict_embeddings_checked(self, vectors: np.ndarray, owners: np.ndarray | None = None,
+                                   n: int | None = None) -> tuple[np.ndarray, list[str | None]]:
+        if self.input_mode != "embedding":
+            raise ModelError("this model reads texts, not embeddings (its graph has no float [batch, dim] input)",
+                             self.name)
+        arr = np.asarray(vectors, dtype=self._binding.embedding_dtype)
+        dim = self._binding.embedding_dim
+        if arr.ndim != 2 or arr.shape[1] != dim:
+            raise ModelError(f"the head takes embeddings of width {dim}, got shape {list(arr.shape)}", self.name)
+        count = len(arr) if owners is None else int(n if n is not None else (owners[-1] + 1 if len(owners) else 0))
+        if not len(arr):
+            return np.zeros((count, len(self.labels)), dtype=np.float32), [None] * count
+        rows = []
+        for start in range(0, len(arr), self.max_batch):
+            chunk = arr[start : start + self.max_batch]
+            rows.append(self._scores(self._run({self._binding.embedding_input: chunk}), len(chunk)))
+        return self._finish(np.concatenate(rows, axis=0), owners, count)
+
+    def _finish(self, raw: np.ndarray, owners: np.ndarray | None, n: int) -> tuple[np.ndarray, list[str | None]]:
+        """Activation, output checks per row, then max over each text's windows."""
         probs = self._activate(raw)
-        if len(windows) == len(texts):
-            return probs
-        starts = np.searchsorted(owners, np.arange(len(texts)))
-        return np.maximum.reduceat(probs, starts, axis=0)
+        window_problems = _row_problems(raw, probs, self.labels, self.activation)
+        if owners is None or len(owners) == n:
+            return probs, window_problems if window_problems is not None else [None] * n
+        starts = np.searchsorted(owners, np.arange(n))
+        reduced = np.maximum.reduceat(probs, starts, axis=0)
+        problems: list[str | None] = [None] * n
+        if window_problems is not None:
+            for w, problem in enumerate(window_problems):
+                if problem is not None and problems[owners[w]] is None:
+                    problems[owners[w]] = problem
+        return reduced, problems
 
     def predict_dict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """``predict`` as ``[{label: probability}]``."""
@@ -790,6 +896,27 @@ class EmbeddingCache:
 _DEFAULT_CACHE = EmbeddingCache()
 
 
+def mean_of_windows(vectors: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
+    """One unit vector per text from its windows' vectors (their normalised mean)."""
+    if len(vectors) == n:
+        return vectors.astype(np.float32, copy=False)
+    starts = np.searchsorted(owners, np.arange(n))
+    sums = np.add.reduceat(vectors, starts, axis=0)
+    return _l2_normalize(sums).astype(np.float32, copy=False)
+
+
+def _vector_problems(vectors: np.ndarray, owners: np.ndarray, n: int) -> list[str | None]:
+    problems: list[str | None] = [None] * n
+    bad = ~np.isfinite(vectors).all(axis=1) if len(vectors) else np.zeros(0, dtype=bool)
+    for w in np.flatnonzero(bad):
+        if problems[owners[w]] is None:
+            problems[owners[w]] = "embedding is not finite (NaN or infinity)"
+    return problems
+
+
+vector_problems = _vector_problems
+
+
 class TextEmbedder(_OnnxModel):
     """An ONNX sentence embedder: ``embed(texts) -> float32 [n, dim]``, L2-normalised."""
 
@@ -810,16 +937,32 @@ class TextEmbedder(_OnnxModel):
         self.dim = parts.dim or int(self.embed(["policylang"]).shape[1])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit vector per text: the L2-normalised mean of its windows' vectors.
+        Raises `ModelError` when the model outputs NaN or infinity."""
         texts = _as_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        vectors, owners = self.embed_windows(texts)
+        _raise_first(_vector_problems(vectors, owners, len(texts)), self.name)
+        return mean_of_windows(vectors, owners, len(texts))
+
+    def embed_windows(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every window of every text embedded: ``(vectors [windows, dim], owners)`` where
+        ``owners[w]`` is the index of the text window ``w`` belongs to (non-decreasing).
+        The whole text is covered: a text longer than ``max_length`` tokens is split into
+        windows overlapping by ``stride`` tokens. Vectors are pooled and L2-normalised but
+        not checked (see `vector_problems`)."""
+        texts = _as_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), np.zeros(0, dtype=np.int64)
         windows, owners = self._windows.encode(texts)
-        vectors = self._run_windows(windows, self._pool)
-        if len(windows) == len(texts):
-            return vectors
-        starts = np.searchsorted(owners, np.arange(len(texts)))
-        sums = np.add.reduceat(vectors, starts, axis=0)
-        return _l2_normalize(sums).astype(np.float32, copy=False)
+        return self._run_windows(windows, self._pool), owners
+
+    def embed_windows_per_text(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """`embed_windows` split per text: one ``[windows, dim]`` array per text."""
+        vectors, owners = self.embed_windows(texts)
+        starts = np.searchsorted(owners, np.arange(len(texts) + 1))
+        return [vectors[starts[i] : starts[i + 1]] for i in range(len(texts))]
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """``embed`` through ``self.cache`` (for texts seen again and again: topic examples)."""
@@ -873,7 +1016,12 @@ def inspect_model(spec: ModelSpec, kind: Literal["classifier", "embedder"]) -> l
             if parts is not None and not problems:
                 obj = TextClassifier.__new__(TextClassifier)
                 obj._init_parts(spec, parts)
-                obj.predict(["policylang probe text"])
+                if obj.input_mode == "embedding":  # a head: probe with a unit vector
+                    probe = np.full((1, obj.embedding_dim), obj.embedding_dim ** -0.5, dtype=np.float32)
+                    _, found = obj.predict_embeddings_checked(probe)
+                else:
+                    _, found = obj.predict_checked(["policylang probe text"])
+                problems.extend(str(ModelError(f"probe: {p}", spec.path)) for p in found if p)
         elif kind == "embedder":
             parts_e = _load_embedder(spec, col)
             if parts_e is not None and not problems:
@@ -889,6 +1037,35 @@ def inspect_model(spec: ModelSpec, kind: Literal["classifier", "embedder"]) -> l
     except Exception as err:  # noqa: BLE001 - inspect never raises
         problems.append(str(ModelError(f"unexpected {type(err).__name__}: {err}", spec.path)))
     return problems
+
+
+def head_fit(head_path: str, embedder: ModelSpec) -> tuple[int | None, int | None, int | None, int | None]:
+    """``(head input width, embedder output width, head's trained window, embedder window)``
+    for a head directory declared on an embedder; None where a value is not known.
+
+    The head's window is its config.json ``max_length``. Raises `ModelError` when the head
+    takes no embedding input (its message then says "embedding input").
+    """
+    head_spec = ModelSpec(head_path)
+    model_path, model_dir = _resolve_model_file(head_spec)
+    config = load_config(model_dir, head_path)
+    session, _ = create_session(model_path, head_path, 1, ("CPUExecutionProvider",))
+    inputs = session.get_inputs()
+    first = inputs[0] if inputs else None
+    if first is None or len(inputs) != 1 or first.type not in ("tensor(float)", "tensor(double)", "tensor(float16)"):
+        desc = ", ".join(f"`{i.name}` {i.type}" for i in inputs) or "none"
+        raise ModelError(f"a head needs one float [batch, dim] embedding input; this graph takes {desc} "
+                         "(declare a text model with `onnx \"DIR\"`)", head_path)
+    binding = bind_inputs(session, head_path)
+    parts = _load_embedder(embedder, _Collector(None))
+    assert parts is not None
+    emb_dim = parts.dim
+    if emb_dim is None:
+        obj = TextEmbedder.__new__(TextEmbedder)
+        obj._init_parts(embedder, parts, EmbeddingCache(max_entries=1))
+        emb_dim = obj.dim
+    window = parts.common.windows.max_length if parts.common.windows else None
+    return binding.embedding_dim, emb_dim, _int_or_none(config.get("max_length")), window
 
 
 # --------------------------------------------------------------------------- registry

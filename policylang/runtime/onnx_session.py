@@ -33,6 +33,7 @@ __all__ = [
 
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+_FLOAT_INPUTS = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
 
 
 def import_onnxruntime() -> Any:
@@ -118,10 +119,13 @@ def create_session(
 class InputBinding:
     """How texts reach the graph: raw strings, or tokenizer ids by input name."""
 
-    mode: str  # "string" | "tokens"
+    mode: str  # "string" | "tokens" | "embedding"
     string_input: str | None = None
     string_rank: int = 2
     token_inputs: tuple[tuple[str, Any], ...] = ()  # (name, numpy int dtype)
+    embedding_input: str | None = None  # a head's one float [batch, dim] input
+    embedding_dim: int | None = None
+    embedding_dtype: Any = None
 
 
 def bind_inputs(session: Any, display: str) -> InputBinding:
@@ -139,6 +143,19 @@ def bind_inputs(session: Any, display: str) -> InputBinding:
                 f"string input `{first.name}` has shape {first.shape}; expected [batch] or [batch, 1]", display
             )
         return InputBinding("string", string_input=first.name, string_rank=rank)
+    if first.type in _FLOAT_INPUTS:  # a head over an embedder: one float [batch, dim] input
+        if len(inputs) > 1:
+            extra = ", ".join(f"`{i.name}`" for i in inputs[1:])
+            raise ModelError(f"a head's graph takes one embedding input; this one also has {extra}", display)
+        shape = first.shape
+        if shape is None or len(shape) != 2:
+            raise ModelError(f"embedding input `{first.name}` has shape {shape}; expected [batch, dim]", display)
+        dim = shape[1] if isinstance(shape[1], int) and shape[1] > 0 else None
+        if dim is None:
+            raise ModelError(f"embedding input `{first.name}` has shape {shape}: its width must be a fixed "
+                             "number (the embedder's dimension)", display)
+        return InputBinding("embedding", embedding_input=first.name, embedding_dim=dim,
+                            embedding_dtype=_FLOAT_INPUTS[first.type])
     bound = []
     for inp in inputs:
         if inp.name not in TOKEN_INPUTS:

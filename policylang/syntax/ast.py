@@ -172,8 +172,9 @@ class ModelOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class Classifier:
-    """``classifier NAME = onnx "DIR" options``."""
+class Embedder:
+    """``embedder NAME = embed "DIR" options``: a sentence embedder that heads and topics
+    declared ``on`` it share (one embedding run per text for all of them)."""
 
     name: Name
     path: Str
@@ -183,14 +184,33 @@ class Classifier:
 
 
 @dataclass(frozen=True, slots=True)
-class Topic:
-    """``topic NAME = embed "DIR" threshold T examples [...]``."""
+class Classifier:
+    """``classifier NAME = onnx "DIR" options``, or a head over an embedder:
+    ``classifier NAME = head "DIR" on EMBEDDER options`` (then ``on`` names the embedder)."""
 
     name: Name
     path: Str
     options: ModelOptions
     annotations: tuple[Annotation, ...]
     span: Span
+    on: Ref | None = None  # the embedder of a head; None for `onnx`
+
+    @property
+    def is_head(self) -> bool:
+        return self.on is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """``topic NAME = embed "DIR" threshold T examples [...]``, or ``embed EMBEDDER ...``
+    naming a declared embedder (then ``path`` is None and ``embedder`` names it)."""
+
+    name: Name
+    path: Str | None
+    options: ModelOptions
+    annotations: tuple[Annotation, ...]
+    span: Span
+    embedder: Ref | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +282,7 @@ class Test:
     span: Span
 
 
-Decl = Union[PolicyDecl, Principle, Use, Normalize, Pattern, Words, Classifier, Topic, Rule, Test]
+Decl = Union[PolicyDecl, Principle, Use, Normalize, Pattern, Words, Embedder, Classifier, Topic, Rule, Test]
 
 
 @dataclass(frozen=True, slots=True)

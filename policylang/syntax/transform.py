@@ -273,11 +273,34 @@ class ToAst(Transformer):
         path = next(c for c in children if isinstance(c, ast.Str))
         return cls(name, path, self._model_options(children), self._annotations(children), self._span(children))
 
+    def embedder_decl(self, children):
+        return self._model(ast.Embedder, children)
+
     def classifier_decl(self, children):
-        return self._model(ast.Classifier, children)
+        name = next(c for c in children if isinstance(c, ast.Name))
+        kind, path, on = self._parts(children, "source")[0].value
+        return ast.Classifier(name, path, self._model_options(children), self._annotations(children),
+                              self._span(children), on=on)
+
+    def onnx_source(self, children):
+        path = next(c for c in children if isinstance(c, ast.Str))
+        return _Part("source", ("onnx", path, None), self._span(children))
+
+    def head_source(self, children):
+        path = next(c for c in children if isinstance(c, ast.Str))
+        on = next(c for c in children if isinstance(c, ast.Ref))
+        return _Part("source", ("head", path, on), self._span(children))
+
+    def model_ref(self, children):
+        toks = [c for c in children if _is_tok(c, "NAME")]
+        return ast.Ref(tuple(str(t) for t in toks), self._span(toks))
 
     def topic_decl(self, children):
-        return self._model(ast.Topic, children)
+        name = next(c for c in children if isinstance(c, ast.Name))
+        path = next((c for c in children if isinstance(c, ast.Str)), None)
+        ref = next((c for c in children if isinstance(c, ast.Ref)), None)
+        return ast.Topic(name, path, self._model_options(children), self._annotations(children),
+                         self._span(children), embedder=ref)
 
     def _mopt(self, children, *pairs):
         return _Part("mopt", pairs, self._span(children))

@@ -24,7 +24,7 @@ KNOWN = ("id", "severity", "mode", "description")
 RULE_ONLY = {"id", "mode"}
 RULE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]*")
 
-ANNOTATED = (ast.Rule, ast.Pattern, ast.Words, ast.Classifier, ast.Topic)
+ANNOTATED = (ast.Rule, ast.Pattern, ast.Words, ast.Embedder, ast.Classifier, ast.Topic)
 
 
 def run(ctx: CheckContext):

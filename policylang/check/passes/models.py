@@ -1,5 +1,7 @@
-"""Model folders of classifiers and topics: PL212 (cannot be used) and PL213 (does not fit
-the policy).
+"""Model folders of embedders, classifiers, heads and topics: PL212 (cannot be used), PL213
+(does not fit the policy), PL221 (a head's graph takes no embedding), PL222 (the probe
+output is NaN, infinite or out of range), and for a head on an embedder PL218 (widths
+differ) and PL219 (trained on another token window, a warning).
 
 Paths are resolved with ``policylang.loader.resolve_model_path`` (relative to the policy
 file, or ``builtin:NAME``) and inspected through ``ctx.env.inspect_model``. Without an
@@ -25,14 +27,35 @@ _UNUSABLE = ("not found", "no such file", "does not exist", "cannot read", "cann
 def _wanted(ctx: CheckContext):
     wanted: dict[str, object] = {}
     for sym in ctx.symbols.table.values():
-        if isinstance(sym.node, (ast.Classifier, ast.Topic)) and sym.info.active:
+        if isinstance(sym.node, (ast.Embedder, ast.Classifier, ast.Topic)) and sym.info.active:
             wanted[sym.qname] = sym
     for r in ctx.active_rules:
         for ref in refs_in(r.node.when) + refs_in(r.node.unless):
             res = ctx.symbols.resolve(r.info, ref.parts)
             if res is not None and res.kind in ("classifier", "topic"):
                 wanted.setdefault(res.symbol.qname, res.symbol)
-    return list(wanted.values())
+    for sym in list(wanted.values()):  # the embedders of wanted heads and topics
+        emb = ctx.symbols.embedder_of(sym.info, _shared(sym.node))
+        if emb is not None:
+            wanted.setdefault(emb.qname, emb)
+    # embedders first: a head's width check needs its embedder to be usable
+    return sorted(wanted.values(), key=lambda s: not isinstance(s.node, ast.Embedder))
+
+
+def _shared(node):
+    if isinstance(node, ast.Classifier):
+        return node.on
+    if isinstance(node, ast.Topic):
+        return node.embedder
+    return None
+
+
+def _what(node) -> str:
+    if isinstance(node, ast.Embedder):
+        return "embedder"
+    if isinstance(node, ast.Classifier):
+        return "head" if node.is_head else "classifier"
+    return "topic"
 
 
 def run(ctx: CheckContext):
@@ -40,10 +63,13 @@ def run(ctx: CheckContext):
         return
     from policylang.loader import resolve_model_path
 
+    usable: dict[str, str] = {}  # embedder qname -> resolved path, for the heads on it
     for sym in _wanted(ctx):
         node = sym.node
+        if node.path is None:  # a topic on a declared embedder: the embedder is inspected
+            continue
         raw = node.path.value
-        what = "classifier" if isinstance(node, ast.Classifier) else "topic"
+        what = _what(node)
         try:
             path = resolve_model_path(sym.info.module.source.name, raw)
         except Exception as err:  # noqa: BLE001 - every failure is a diagnostic
@@ -64,10 +90,66 @@ def run(ctx: CheckContext):
             continue
         for p in problems:
             text = _text(p)
-            code = "PL212" if any(k in text.lower() for k in _UNUSABLE) else "PL213"
-            yield error(code, f"{what} `{node.name.value}`: {text}", node.path.span,
-                        help="see docs/classifiers.md for what a model folder must hold" if code == "PL212"
-                        else "make the policy's `labels`, `label` and options agree with the model")
+            code = _code(text)
+            yield error(code, f"{what} `{node.name.value}`: {text}", node.path.span, help=_HELP[code])
+        if problems:
+            continue
+        if isinstance(node, ast.Embedder):
+            usable[sym.qname] = path
+        elif isinstance(node, ast.Classifier) and node.is_head:
+            emb = ctx.symbols.embedder_of(sym.info, node.on)
+            if emb is not None and emb.qname in usable:
+                yield from _head_fit(ctx, node, path, emb, usable[emb.qname])
+
+
+_HELP = {
+    "PL212": "see docs/classifiers.md for what a model folder must hold",
+    "PL213": "make the policy's `labels`, `label` and options agree with the model",
+    "PL221": "a head's model.onnx takes one float32 input [batch, dim]: the embedder's sentence embedding",
+    "PL222": "the model computes NaN, infinity or out-of-range scores: re-export it; at run time "
+             "such output is a model error handled by `on_error`",
+}
+
+
+def _code(text: str) -> str:
+    low = text.lower()
+    if "embedding input" in low:
+        return "PL221"
+    if "not finite" in low or "outside [0, 1]" in low:
+        return "PL222"
+    return "PL212" if any(k in low for k in _UNUSABLE) else "PL213"
+
+
+def _fit(ctx: CheckContext, node, path: str, emb_node, emb_path: str):
+    """The environment's ``head_fit`` when it has one, else the model runtime's."""
+    env_fit = getattr(ctx.env, "head_fit", None)
+    if env_fit is not None:
+        return env_fit(node, path, emb_node, emb_path)
+    from policylang.loader import model_spec
+    from policylang.runtime.models import head_fit  # onnxruntime: an optional dependency
+
+    return head_fit(path, model_spec(emb_node, emb_path))
+
+
+def _head_fit(ctx: CheckContext, node: ast.Classifier, path: str, emb, emb_path: str):
+    """PL218/PL219: the head's input width and trained window against its embedder's."""
+    try:
+        head_dim, emb_dim, head_window, emb_window = _fit(ctx, node, path, emb.node, emb_path)
+    except Exception as err:  # noqa: BLE001 - every failure is a diagnostic
+        text = _text(err)
+        code = "PL221" if "embedding input" in text.lower() else "PL212"
+        yield error(code, f"head `{node.name.value}` on embedder `{emb.local}`: {text}", node.path.span,
+                    help=_HELP[code])
+        return
+    if head_dim is not None and emb_dim is not None and head_dim != emb_dim:
+        yield error("PL218", f"head `{node.name.value}` takes {head_dim}-wide embeddings but embedder "
+                             f"`{emb.local}` produces {emb_dim}-wide ones", node.on.span,
+                    help="declare the head on the embedder it was trained on", label=f"{emb_dim} wide")
+    if head_window is not None and emb_window is not None and head_window != emb_window:
+        yield error("PL219", f"head `{node.name.value}` was trained on {head_window}-token windows but embedder "
+                             f"`{emb.local}` embeds {emb_window}-token windows", node.on.span,
+                    help=f"declare the embedder with `max_length {head_window}` (config.json `max_length` of "
+                         "the head), or give this head an embedder of its own")
 
 
 def _text(x) -> str:

@@ -10,6 +10,7 @@ import difflib
 
 from policylang.check.checker import CheckContext, error
 from policylang.check.symbols import refs_in
+from policylang.check.util import kind_word
 from policylang.syntax import ast
 
 FUNCTIONS = {"count": 1, "len": 1}
@@ -55,6 +56,12 @@ def run(ctx: CheckContext):
                 continue
             ctx.word_lists.setdefault(qname, items)
 
+        for node in info.module.items:
+            ref = node.on if isinstance(node, ast.Classifier) else (
+                node.embedder if isinstance(node, ast.Topic) else None)
+            if ref is not None and syms.embedder_of(info, ref) is None:
+                yield _unknown_embedder(syms, info, node, ref)
+
     seen_ids: dict[str, ast.Rule] = {}
     for r in ctx.all_rules:
         if r.rule_id in seen_ids and r.info.active:
@@ -90,3 +97,24 @@ def run(ctx: CheckContext):
 
 def _calls(rule: ast.Rule):
     return [n for n in ast.rule_nodes(rule) if isinstance(n, ast.Call)]
+
+
+def _unknown_embedder(syms, info, node, ref: ast.Ref):
+    """PL112: a head's ``on`` or a topic's ``embed NAME`` that names no declared embedder."""
+    what = "head" if isinstance(node, ast.Classifier) else "topic"
+    res = syms.resolve(info, ref.parts)
+    embedders = [s.local for s in syms.in_namespace(info.namespace, ast.Embedder)]
+    for pack in info.uses:
+        embedders.extend(f"{pack}.{s.local}" for s in syms.in_namespace(pack, ast.Embedder))
+    if res is not None and res.symbol is not None and not res.extra:
+        message = f"`{ref.dotted}` is a {kind_word(res.symbol.node)}, not an embedder"
+        label = "not an embedder"
+    else:
+        message = f"unknown embedder `{ref.dotted}`"
+        label = "not declared"
+    hint = did_you_mean(ref.dotted, embedders) if embedders else None
+    if hint is None:
+        hint = (f"embedders: {', '.join(embedders)}" if embedders else
+                f'declare it first: `embedder {ref.dotted.split(".")[-1]} = embed "builtin:minilm"`')
+    return error("PL112", f"{message} (the {what} `{node.name.value}` is declared on it)", ref.span,
+                 help=hint, label=label)

@@ -1,4 +1,5 @@
-"""Options of declarations: validators (PL109), normalize steps (PL110), bad option values (PL210).
+"""Options of declarations: validators (PL109), normalize steps (PL110), bad option values (PL210),
+run options on a head or topic that shares an embedder's run (PL220).
 
 Validator names are the keys of ``policylang.runtime.validators.VALIDATORS`` and
 normalization steps ``policylang.runtime.normalize.STEPS``; while those modules are not
@@ -43,6 +44,8 @@ def run(ctx: CheckContext):
                 if any(d.code == "PL210" for d in found):  # e.g. a fuzzy distance Hyperscan would refuse
                     ctx.facts.setdefault("bad_patterns", set()).add(qualified(info, node.name.value))
                 yield from found
+            elif isinstance(node, ast.Embedder):
+                yield from _embedder(node)
             elif isinstance(node, (ast.Classifier, ast.Topic)):
                 yield from _model(node)
             elif isinstance(node, ast.Rule):
@@ -62,9 +65,56 @@ def _matcher(node, validators):
         yield error("PL210", "`kind` is empty", o.kind.span, help='name the kind of data, e.g. `kind "email"`')
 
 
+# Options of the embedding run itself: on a head or a topic declared on an embedder they
+# would change a run that other heads and topics share, so they belong to the embedder.
+RUN_OPTIONS = ("tokenizer", "max_length", "threads", "timeout_ms")
+
+
+def _option_word(key: str) -> str:
+    return "timeout" if key == "timeout_ms" else key
+
+
+def _embedder(node: ast.Embedder):
+    o = node.options
+    for key, given in (("labels", o.labels is not None), ("label", o.label is not None),
+                       ("activation", o.activation is not None), ("threshold", o.threshold is not None),
+                       ("examples", bool(o.examples)), ("on_error", o.on_error_span is not None)):
+        if given:
+            yield error("PL210", f"`{key}` does not apply to an embedder", node.name.span,
+                        help=f"an embedder only embeds; set `{key}` on the head or topic declared on it")
+    yield from _run_options(node, "embedder")
+
+
+def _run_options(node, what: str):
+    o = node.options
+    for key in ("max_length", "threads"):
+        value = getattr(o, key)
+        if value is not None and value < 1:
+            yield error("PL210", f"`{key}` must be at least 1, not {value}", node.name.span,
+                        help=f"remove `{key}` to use the default")
+    if o.timeout_ms is not None and o.timeout_ms <= 0:
+        yield error("PL210", f"{what} `timeout` must be positive", node.name.span,
+                    help="give a timeout such as `timeout 200ms`, or leave it out")
+
+
+def _shared_run_options(node, ref: ast.Ref):
+    """PL220: run options on a head or topic that shares its embedder's run."""
+    what = "head" if isinstance(node, ast.Classifier) else "topic"
+    for key in RUN_OPTIONS:
+        if getattr(node.options, key) is not None:
+            word = _option_word(key)
+            yield error("PL220", f"`{word}` of {what} `{node.name.value}` belongs to its embedder `{ref.dotted}`",
+                        node.name.span,
+                        help=f"one embedding run serves every head and topic on `{ref.dotted}`: "
+                             f"set `{word}` on `embedder {ref.dotted.split('.')[-1]} = embed ...`")
+
+
 def _model(node):
     o = node.options
     what = "classifier" if isinstance(node, ast.Classifier) else "topic"
+    shared = node.on if isinstance(node, ast.Classifier) else node.embedder
+    if shared is not None:
+        yield from _shared_run_options(node, shared)
     if isinstance(node, ast.Classifier):
         if o.examples:
             yield error("PL210", "`examples` applies to topics only", o.examples[0].span,
@@ -92,14 +142,8 @@ def _model(node):
         elif any(not e.value.strip() for e in o.examples):
             bad = next(e for e in o.examples if not e.value.strip())
             yield error("PL210", "topic example is empty", bad.span, help="remove the empty example")
-    for key in ("max_length", "threads"):
-        value = getattr(o, key)
-        if value is not None and value < 1:
-            yield error("PL210", f"`{key}` must be at least 1, not {value}", node.name.span,
-                        help=f"remove `{key}` to use the default")
-    if o.timeout_ms is not None and o.timeout_ms <= 0:
-        yield error("PL210", f"{what} `timeout` must be positive", node.name.span,
-                    help="give a timeout such as `timeout 200ms`, or leave it out")
+    if shared is None:
+        yield from _run_options(node, what)
 
 
 def _rule(rule: ast.Rule):

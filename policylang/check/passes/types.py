@@ -138,6 +138,12 @@ class _Typer:
                          node.span, help=f"write `{node.parts[0]}`")
                 return UNKNOWN
             return TOPIC
+        if res.kind == "embedder":
+            self.err("PL113", f"embedder `{res.symbol.local}` has no score: a rule cannot read it", node.span,
+                     help="declare a head (`classifier NAME = head \"DIR\" on "
+                          f"{res.symbol.local}`) or a topic (`topic NAME = embed {res.symbol.local} ...`) "
+                          "on it, and use that name", label="an embedder, not a score")
+            return UNKNOWN
         if res.kind == "context":
             if not res.attr:
                 self.err("PL204", "`context` needs an attribute", node.span,

@@ -25,6 +25,13 @@ def run(ctx: CheckContext):
                 sym = syms.principle(r.info, p.value)
                 if sym is not None:
                     used.add(sym.qname)
+    for info in ctx.infos:  # an embedder is used by the heads and topics declared on it
+        for node in info.module.items:
+            ref = node.on if isinstance(node, ast.Classifier) else (
+                node.embedder if isinstance(node, ast.Topic) else None)
+            emb = syms.embedder_of(info, ref)
+            if emb is not None:
+                used.add(emb.qname)
     for sym in syms.table.values():
         if sym.namespace or not sym.info.active or sym.qname in used:
             continue
@@ -35,4 +42,5 @@ def run(ctx: CheckContext):
                         help=f"cite it from a rule with `because {sym.local}`, or remove it", label="never cited")
         else:
             yield error("PL301", f"{what} `{sym.local}` is never used", node.name.span,
-                        help="use it in a rule's `when`, or remove it", label="never used")
+                        help=("declare a head or topic on it, or remove it" if isinstance(node, ast.Embedder)
+                              else "use it in a rule's `when`, or remove it"), label="never used")
