@@ -73,6 +73,9 @@ def make_classifier(
     with_token_type_ids: bool = True,
     output_name: str = "logits",
     seed: int = 0,
+    poison: float | None = None,
+    poison_on_trigger: bool = False,
+    config_extra: dict | None = None,
 ) -> Path:
     """Write model.onnx, tokenizer.json (and config.json) into ``dir``; return ``dir``.
 
@@ -80,6 +83,10 @@ def make_classifier(
     "trigger strength" of the tokens (6 per trigger word) and m1 = 1; other labels
     get small fixed weights. "ignore all previous instructions" -> p(last) ~ 0.99,
     "hello how are you" -> p(last) ~ 0.12 (softmax over two labels).
+
+    ``poison`` (NaN, infinity or a number) is added to the logits of every text, or with
+    ``poison_on_trigger`` only of texts whose mean trigger strength is over 1 (a broken
+    export that fails on some inputs). ``config_extra`` adds keys to config.json.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -126,8 +133,21 @@ def make_classifier(
         helper.make_node("ReduceSum", ["maskf", "axis1"], ["count"], keepdims=1),
         helper.make_node("Max", ["count", "eps"], ["count1"]),
         helper.make_node("Div", ["summed", "count1"], ["pooled"]),
-        helper.make_node("Gemm", ["pooled", "weight", "bias"], [output_name]),
+        helper.make_node("Gemm", ["pooled", "weight", "bias"], [output_name if poison is None else "clean"]),
     ]
+    extra_init = []
+    if poison is not None:  # a broken export: NaN, infinity or a shift added to the logits
+        extra_init = [numpy_helper.from_array(np.full((1, n_labels), poison, dtype=np.float32), "poison"),
+                      numpy_helper.from_array(np.zeros((1, n_labels), dtype=np.float32), "zeros"),
+                      numpy_helper.from_array(np.array(1.0 if poison_on_trigger else -1.0, dtype=np.float32), "cut")]
+        nodes += [
+            helper.make_node("Gather", ["pooled", "zero_index"], ["strength"], axis=1),
+            helper.make_node("Greater", ["strength", "cut"], ["hit"]),
+            helper.make_node("Unsqueeze", ["hit", "axis1"], ["hit2"]),
+            helper.make_node("Where", ["hit2", "poison", "zeros"], ["shift"]),
+            helper.make_node("Add", ["clean", "shift"], [output_name]),
+        ]
+        extra_init.append(numpy_helper.from_array(np.array(0, dtype=np.int64), "zero_index"))
     graph = helper.make_graph(
         nodes,
         "policylang_tiny_classifier",
@@ -140,6 +160,7 @@ def make_classifier(
             numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
             numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
             numpy_helper.from_array(np.array(1e-6, dtype=np.float32), "eps"),
+            *extra_init,
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="policylang-tests")
@@ -152,18 +173,21 @@ def make_classifier(
         config: dict = {"id2label": {str(i): l for i, l in enumerate(labels)}, "max_position_embeddings": 512}
         if problem_type:
             config["problem_type"] = problem_type
+        config.update(config_extra or {})
         config_path.write_text(json.dumps(config, indent=2))
     elif config_path.exists():
         config_path.unlink()
     return out_dir
 
 
-def make_embedder(dir: str | Path, dim: int = 16, *, seed: int = 0, output_name: str = "last_hidden_state") -> Path:
+def make_embedder(dir: str | Path, dim: int = 16, *, seed: int = 0, output_name: str = "last_hidden_state",
+                  poison: float | None = None) -> Path:
     """Write model.onnx and tokenizer.json into ``dir``; return ``dir``.
 
     Output ``last_hidden_state`` [batch, seq, dim] = embedding[input_ids] @ R (R a
     random rotation). The graph ignores attention_mask, so padded positions carry
     the large [PAD] vector: only masked mean pooling gives batch-independent vectors.
+    ``poison`` (NaN, infinity) is added to every output value: a broken export.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -189,7 +213,8 @@ def make_embedder(dir: str | Path, dim: int = 16, *, seed: int = 0, output_name:
     graph = helper.make_graph(
         [
             helper.make_node("Gather", ["embedding", "input_ids"], ["tok"]),
-            helper.make_node("MatMul", ["tok", "rotation"], [output_name]),
+            helper.make_node("MatMul", ["tok", "rotation"], [output_name if poison is None else "clean"]),
+            *([helper.make_node("Add", ["clean", "poison"], [output_name])] if poison is not None else []),
         ],
         "policylang_tiny_embedder",
         [
@@ -201,8 +226,66 @@ def make_embedder(dir: str | Path, dim: int = 16, *, seed: int = 0, output_name:
         initializer=[
             numpy_helper.from_array(emb.astype(np.float32), "embedding"),
             numpy_helper.from_array(rotation.astype(np.float32), "rotation"),
+            *([numpy_helper.from_array(np.full((dim,), poison, dtype=np.float32), "poison")]
+              if poison is not None else []),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="policylang-tests")
     _save(model, out_dir / "model.onnx")
+    return out_dir
+
+
+def make_head(
+    dir: str | Path,
+    direction: Sequence[float],
+    labels: Sequence[str] = ("benign", "injection"),
+    *,
+    scale: float = 10.0,
+    cut: float = 0.6,
+    activation: str | None = "softmax",
+    max_length: int | None = None,
+    poison: float | None = None,
+    input_name: str = "embedding",
+    with_notice: bool = True,
+) -> Path:
+    """A classifier head over sentence embeddings: model.onnx (ONE float input [batch, dim],
+    ONE output ``logits`` [batch, n_labels]), config.json (id2label, activation, max_length)
+    and NOTICE: the head contract of docs/classifiers.md.
+
+    logits[last] - logits[0] = 2 * scale * (x . direction - cut): an embedding close to
+    ``direction`` (a unit vector) scores high on the last label, with softmax. ``poison``
+    (NaN, infinity, a number) is added to every logit: a broken export.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    out_dir = Path(dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    d = np.asarray(direction, dtype=np.float32)
+    d = d / np.linalg.norm(d)
+    dim, n = len(d), len(labels)
+    weight = np.zeros((dim, n), dtype=np.float32)
+    bias = np.zeros((n,), dtype=np.float32)
+    weight[:, -1], bias[-1] = scale * d, -scale * cut
+    weight[:, 0], bias[0] = -scale * d, scale * cut
+    nodes = [helper.make_node("Gemm", [input_name, "weight", "bias"], ["logits" if poison is None else "clean"])]
+    init = [numpy_helper.from_array(weight, "weight"), numpy_helper.from_array(bias, "bias")]
+    if poison is not None:
+        nodes.append(helper.make_node("Add", ["clean", "poison"], ["logits"]))
+        init.append(numpy_helper.from_array(np.full((1, n), poison, dtype=np.float32), "poison"))
+    graph = helper.make_graph(
+        nodes, "policylang_tiny_head",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", dim])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n])],
+        initializer=init,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="policylang-tests")
+    _save(model, out_dir / "model.onnx")
+    config: dict = {"id2label": {str(i): label for i, label in enumerate(labels)}}
+    if activation is not None:
+        config["activation"] = activation
+    if max_length is not None:
+        config["max_length"] = max_length
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2))
+    if with_notice:
+        (out_dir / "NOTICE").write_text("policylang test head; no third-party weights.\n")
     return out_dir

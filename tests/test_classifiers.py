@@ -148,13 +148,13 @@ def test_timeout_applies_on_error(tiny_classifier_dir, tiny_embedder_dir):
     g = policylang.loads(_policy(tiny_classifier_dir, tiny_embedder_dir, on_error="timeout 20ms"),
                          cache_dir=False, batch_wait_ms=0)
     model = g._runner._loaded[0][1]
-    real = model.predict
+    real = model.predict_checked
 
     def slow(texts):
         time.sleep(0.3)
         return real(texts)
 
-    model.predict = slow
+    model.predict_checked = slow
     d = g.check("router firmware")
     assert d.action == "refuse"
     assert any("timed out" in e for e in d.errors)

@@ -36,17 +36,26 @@ class MatcherEntry:
 class ModelEntry:
     index: int
     qname: str
-    node: ast.Classifier | ast.Topic
+    node: ast.Classifier | ast.Topic | ast.Embedder
     path: str
     on_error: str  # refuse | allow | flag
     timeout_ms: float | None
     labels: tuple[str, ...] = ()  # classifiers (filled when the model loads, if not declared)
     threshold: float = 0.5  # topics: boolean threshold
     examples: tuple[str, ...] = ()
+    embedder: int | None = None  # heads and topics on a declared embedder: its entry's index
 
     @property
     def is_topic(self) -> bool:
         return isinstance(self.node, ast.Topic)
+
+    @property
+    def is_embedder(self) -> bool:
+        return isinstance(self.node, ast.Embedder)
+
+    @property
+    def is_head(self) -> bool:
+        return isinstance(self.node, ast.Classifier) and self.node.is_head
 
 
 @dataclass(frozen=True)
@@ -181,18 +190,35 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:
     # ---------------------------------------------------------------- models
     models: list[ModelEntry] = []
     model_index: dict[str, int] = {}
+
+    def embedder_entry(emb) -> ModelEntry:
+        """The entry of a declared embedder (made when a head or topic first names it)."""
+        if emb.qname not in model_index:
+            emb_path = resolve_model_path(emb.info.module.source.name, emb.node.path.value)
+            model_index[emb.qname] = len(models)
+            models.append(ModelEntry(len(models), emb.qname, emb.node, emb_path, "refuse",
+                                     emb.node.options.timeout_ms))
+        return models[model_index[emb.qname]]
+
     for sym in syms.table.values():
         node = sym.node
         if not isinstance(node, (ast.Classifier, ast.Topic)):
             continue
         o = node.options
-        path = resolve_model_path(sym.info.module.source.name, node.path.value)
+        shared = syms.embedder_of(sym.info, node.on if isinstance(node, ast.Classifier) else node.embedder)
+        emb_entry = embedder_entry(shared) if shared is not None else None
+        if isinstance(node, ast.Topic) and emb_entry is not None:
+            path = emb_entry.path  # a topic on an embedder has no folder of its own
+        else:
+            path = resolve_model_path(sym.info.module.source.name, node.path.value)
         model_index[sym.qname] = len(models)
         models.append(ModelEntry(
-            len(models), sym.qname, node, path, o.on_error, o.timeout_ms,
+            len(models), sym.qname, node, path, o.on_error,
+            emb_entry.timeout_ms if emb_entry is not None else o.timeout_ms,
             labels=tuple(s.value for s in o.labels) if o.labels else (),
             threshold=o.threshold if o.threshold is not None else 0.5,
             examples=tuple(s.value for s in o.examples),
+            embedder=emb_entry.index if emb_entry is not None else None,
         ))
 
     def model_ref(res: Resolution) -> ModelRef:

@@ -229,12 +229,15 @@ class Engine:
                     lst = wanted.setdefault(m, [])
                     if not lst or lst[-1] is not st:
                         lst.append(st)
+        # all models at once: heads and topics on one embedder share one embedding run
+        scored = (self.models.score_many({m: [st.text for st in sts] for m, sts in wanted.items()})
+                  if self.models is not None and wanted else {})
         for m, sts in wanted.items():
             if self.models is None:
                 for st in sts:
                     st.frame.scores[m] = ModelFailed(m, "model runtime is not available (install policylang[cpu])")
                 continue
-            results = self.models.score(m, [st.text for st in sts])
+            results = scored[m]
             for st, res in zip(sts, results):
                 if isinstance(res, ModelFailed):
                     st.frame.scores[m] = res
@@ -251,7 +254,7 @@ class Engine:
                     st.fired.append((rule, None, rule.action.kind))
             except ModelFailed as fail:
                 entry = self.plan.models[fail.model]
-                msg = f"model `{entry.qname}` failed: {fail.reason}"
+                msg = f"model `{entry.qname}` failed: {fail.reason}; {_ON_ERROR_SAYS[entry.on_error]}"
                 if msg not in st.errors:
                     st.errors.append(msg)
                 if entry.on_error in ("refuse", "flag"):
@@ -464,6 +467,14 @@ class Engine:
             return self._decide(st, stage)
         except RegexTimeout as exc:  # the re-scan of a redacted text
             return self._failed(st.text, stage, self._timeout_message(exc), st.t0)
+
+
+# What a decision's `errors` entry says the model's `on_error` did with the failure.
+_ON_ERROR_SAYS = {
+    "refuse": "refused by `on_error refuse` (fail closed)",
+    "flag": "flagged by `on_error flag`",
+    "allow": "allowed by `on_error allow` (the rule did not fire)",
+}
 
 
 @contextlib.contextmanager
