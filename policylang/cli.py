@@ -4,8 +4,10 @@ Subcommands are registered in ``SUBCOMMANDS`` (see ``register``): each has a nam
 one-line help, a function that adds its arguments to an ``argparse`` subparser, and a
 function ``cmd_NAME(args) -> int`` that runs it and returns the exit code.
 
-Exit codes (every subcommand): 0 success, 1 the policies (or texts) have problems,
-2 usage error or internal error. ``main`` never lets a traceback out unless ``--debug``.
+Exit codes (every subcommand, docs/cli.md): 0 success; 1 the policies have problems
+(``check``), tests failed (``test``) or some input lines were bad (``scan``, ``eval``);
+2 usage error, a policy that does not load (``scan``, ``eval``, ``explain``, ``test``) or
+internal error. ``main`` never lets a traceback out unless ``--debug``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def _configure_check(p: argparse.ArgumentParser) -> None:
                    help="how to print diagnostics (default: full)")
     p.add_argument("--warnings-as-errors", action="store_true",
                    help="exit with 1 when there are warnings, too")
+    p.add_argument("--word-root", action="append", default=[], metavar="DIR",
+                   help="a folder word files may come from besides each policy's own (repeatable)")
 
 
 def _expand_targets(paths) -> list[str]:
@@ -100,7 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = _expand_targets(args.paths)
     n_files = len(targets)
     infos, load_diags = load_modules(targets)
-    result = check(infos, FileEnvironment())
+    result = check(infos, FileEnvironment(args.word_root))
     check_diags = list(result.diagnostics)
     if any(d.is_error for d in load_diags):
         check_diags = [d for d in check_diags if d.code not in _NAME_CODES]
@@ -132,6 +136,8 @@ register("scan", "check every line of a JSONL file and write one decision per li
 register("explain", "check one text and show the cited rules and matched spans",
          _commands.configure_explain, _commands.cmd_explain)
 register("test", "run the `test` blocks written in policies", _commands.configure_test, _commands.cmd_test)
+register("eval", "score a policy on labelled JSONL: recall, FPR, span F1, latency",
+         _commands.configure_eval, _commands.cmd_eval)
 
 
 # ============================================================================ main

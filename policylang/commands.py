@@ -8,16 +8,24 @@ import sys
 from typing import Sequence
 
 from policylang.errors import PolicyError
+from policylang.evaluation import Line, dumps_line, evaluate, iter_jsonl, render_text, text_error
 from policylang.loader import UsageError
 
 SCAN_BATCH = 256
+#: exit codes of the commands that run a policy (scan, eval, explain, test)
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def _load_guard(policies: Sequence[str], err) -> object | None:
+def add_word_root(p) -> None:
+    p.add_argument("--word-root", action="append", default=[], metavar="DIR",
+                   help="a folder word files may come from besides each policy's own (repeatable)")
+
+
+def _load_guard(policies: Sequence[str], err, word_roots=(), **options) -> object | None:
     import policylang
 
     try:
-        return policylang.load(list(policies))
+        return policylang.load(list(policies), word_roots=tuple(word_roots or ()), **options)
     except PolicyError as e:
         for d in e.diagnostics or ():
             print(_render(d), file=err)
@@ -47,86 +55,96 @@ def _context_arg(values: Sequence[str] | None) -> dict:
 
 # ---------------------------------------------------------------------------- scan
 def configure_scan(p) -> None:
-    p.description = 'Check each line {"id": ..., "text": ...} of INPUT.jsonl and write one decision per line.'
+    p.description = ('Check each line {"id": ..., "text": ...} of INPUT.jsonl and write one record per line: '
+                     'the decision, or an error record for a bad line. Exit 0 when every line was scanned, '
+                     '1 when some lines were bad, 2 on a usage or policy error.')
     p.add_argument("-p", "--policy", action="append", required=True, metavar="POLICY",
                    help="policy file, folder or built-in pack name (repeatable)")
     p.add_argument("input", help="JSONL input file, or - for standard input")
     p.add_argument("-o", "--output", default="-", help="JSONL output file (default: standard output)")
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--batch", type=int, default=SCAN_BATCH, help="texts per batch (bounds memory)")
+    add_word_root(p)
 
 
-def _decision_record(rid, d) -> dict:
-    rec = {"id": rid}
+def _decision_record(rid, lineno, d) -> dict:
+    rec = {"id": rid, "line": lineno}
     rec.update(d.model_dump(mode="json"))
     return rec
 
 
-def cmd_scan(args, out=None, err=None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    guard = _load_guard(args.policy, err)
-    if guard is None:
-        return 1
-    if args.batch < 1:
-        raise UsageError("--batch must be at least 1")
+def _open_io(args, out):
     try:
         src = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
     except OSError as e:
         raise UsageError(f"cannot read `{args.input}`: {e.strerror or e}") from None
+    if getattr(args, "output", None) is None:
+        return src, None
     try:
         dst = out if args.output == "-" else open(args.output, "w", encoding="utf-8")
     except OSError as e:
         if src is not sys.stdin.buffer:
             src.close()
         raise UsageError(f"cannot write `{args.output}`: {e.strerror or e}") from None
+    return src, dst
+
+
+def _check_batch(guard, texts: list[str], stage: str) -> list:
+    """Decisions for ``texts``; a text the engine fails on gets an error string, never the batch."""
+    try:
+        return guard.check_many(texts, stage=stage)
+    except Exception:  # noqa: BLE001 - find the one text, check the others
+        out = []
+        for t in texts:
+            try:
+                out.append(guard.check(t, stage=stage))
+            except Exception as e:  # noqa: BLE001
+                out.append(f"internal error checking this text: {type(e).__name__}: {e}".replace("\n", " "))
+        return out
+
+
+def cmd_scan(args, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    guard = _load_guard(args.policy, err, args.word_root)
+    if guard is None:
+        return EXIT_USAGE
+    src, dst = _open_io(args, out)
     show_progress = err.isatty() if hasattr(err, "isatty") else False
     counts = {"lines": 0, "bad": 0}
-    batch: list[tuple[int, object, str]] = []
+    batch: list[tuple[Line, str | None]] = []  # (line, error) in input order
+
+    def bad(line: Line, why: str):
+        counts["bad"] += 1
+        print(f"{args.input}:{line.lineno}: error: {why}", file=err)
+        dst.write(dumps_line({"id": line.id, "line": line.lineno, "error": why}) + "\n")
 
     def flush():
         if not batch:
             return
-        decisions = guard.check_many([t for _, _, t in batch], stage=args.stage)
-        for (_, rid, _), d in zip(batch, decisions):
-            dst.write(json.dumps(_decision_record(rid, d), ensure_ascii=False) + "\n")
+        good = [line for line, why in batch if why is None]
+        results = iter(_check_batch(guard, [line.obj["text"] for line in good], args.stage))
+        for line, why in batch:
+            if why is not None:
+                bad(line, why)
+                continue
+            d = next(results)
+            rid = line.obj.get("id", line.lineno)
+            if isinstance(d, str):
+                bad(Line(line.lineno, line.obj, None, rid), d)
+            else:
+                dst.write(dumps_line(_decision_record(rid, line.lineno, d)) + "\n")
         batch.clear()
         if show_progress:
             print(f"\rscanned {counts['lines']:,} lines ({counts['bad']} bad)", end="", file=err, flush=True)
 
-    def bad(lineno: int, rid, why: str):
-        counts["bad"] += 1
-        print(f"{args.input}:{lineno}: error: {why}", file=err)
-        dst.write(json.dumps({"id": rid, "line": lineno, "error": why}, ensure_ascii=False) + "\n")
-
     try:
-        for lineno, raw in enumerate(src, start=1):
+        for line in iter_jsonl(src):
             counts["lines"] += 1
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                flush()
-                bad(lineno, None, f"line is not valid UTF-8 (byte offset {e.start})")
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                flush()
-                bad(lineno, None, f"invalid JSON: {e.msg} at column {e.colno}")
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                flush()
-                bad(lineno, obj.get("id") if isinstance(obj, dict) else None,
-                    'each line must be an object with a string "text"')
-                continue
-            text = obj["text"]
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                pass  # lone surrogates from JSON escapes: the engine handles them
-            batch.append((lineno, obj.get("id", lineno), text))
+            why = line.error or text_error(line.obj)
+            batch.append((line, why))
             if len(batch) >= args.batch:
                 flush()
         flush()
@@ -138,7 +156,61 @@ def cmd_scan(args, out=None, err=None) -> int:
     if show_progress:
         print(file=err)
     print(f"scanned {counts['lines']:,} lines, {counts['bad']} bad", file=err)
-    return 0
+    return EXIT_PROBLEMS if counts["bad"] else EXIT_OK
+
+
+# ---------------------------------------------------------------------------- eval
+def configure_eval(p) -> None:
+    p.description = ('Score a policy on labelled JSONL: {"text", "label": "attack"|"benign", "family"?} lines '
+                     '(recall and FPR per family, recall at a fixed FPR, latency) and {"text", "spans": '
+                     '[[start, end, "kind"?], ...]} lines (span precision/recall/F1). Exit 0 when every line '
+                     'was scored, 1 when some lines were bad, 2 on a usage or policy error.')
+    p.add_argument("-p", "--policy", action="append", required=True, metavar="POLICY",
+                   help="policy file, folder or built-in pack name (repeatable)")
+    p.add_argument("input", help="labelled JSONL file, or - for standard input")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--stage", default="input", choices=("input", "output", "context"))
+    p.add_argument("--positive", default="refuse", metavar="ACTIONS",
+                   help="comma-separated actions that count as catching an attack (default: refuse)")
+    p.add_argument("--at-fpr", type=float, default=0.01, metavar="RATE",
+                   help="false-positive rate for 'recall at a fixed FPR' (default: 0.01)")
+    p.add_argument("--batch", type=int, default=SCAN_BATCH, help="texts per check_many batch")
+    p.add_argument("--latency-sample", type=int, default=200, metavar="N",
+                   help="texts timed one by one with check() for p50/p99 (default: 200; 0: none)")
+    add_word_root(p)
+
+
+def cmd_eval(args, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    positive = tuple(a.strip() for a in args.positive.split(",") if a.strip())
+    unknown = [a for a in positive if a not in ("refuse", "flag", "redact", "allow")]
+    if not positive or unknown:
+        raise UsageError(f"--positive takes actions among refuse, flag, redact, allow; got `{args.positive}`")
+    if not 0 <= args.at_fpr < 1:
+        raise UsageError("--at-fpr must be in [0, 1)")
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    # explain: every model runs on every text, so each text has the scores recall-at-FPR ranks by
+    guard = _load_guard(args.policy, err, args.word_root, explain=True)
+    if guard is None:
+        return EXIT_USAGE
+    src, _ = _open_io(argparse.Namespace(input=args.input), out)
+    try:
+        report = evaluate(guard, iter_jsonl(src), stage=args.stage, positive=positive, at_fpr=args.at_fpr,
+                          batch=args.batch, latency_sample=args.latency_sample)
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+    for e in report.errors:
+        print(f"{args.input}:{e['line']}: error: {e['error']}", file=err)
+    if args.json:
+        data = report.to_json()
+        data["policy"] = list(args.policy)
+        out.write(dumps_line(data) + "\n")
+    else:
+        out.write(render_text(report))
+    return EXIT_PROBLEMS if report.errors else EXIT_OK
 
 
 # ---------------------------------------------------------------------------- explain
@@ -149,6 +221,7 @@ def configure_explain(p) -> None:
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--context", action="append", metavar="KEY=VALUE", help="request context attribute")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    add_word_root(p)
 
 
 def _highlight(text: str, start: int, end: int, color: bool) -> str:
@@ -160,9 +233,9 @@ def _highlight(text: str, start: int, end: int, color: bool) -> str:
 def cmd_explain(args, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    guard = _load_guard(args.policy, err)
+    guard = _load_guard(args.policy, err, args.word_root)
     if guard is None:
-        return 1
+        return EXIT_USAGE
     text = sys.stdin.read() if args.text == "-" else args.text
     d = guard.check(text, stage=args.stage, context=_context_arg(args.context))
     if args.json:
@@ -201,6 +274,7 @@ def cmd_explain(args, out=None, err=None) -> int:
 def configure_test(p) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, folders or built-in pack names")
     p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    add_word_root(p)
 
 
 def cmd_test(args, out=None, err=None) -> int:
@@ -208,9 +282,9 @@ def cmd_test(args, out=None, err=None) -> int:
 
     out = out or sys.stdout
     err = err or sys.stderr
-    guard = _load_guard(args.paths, err)
+    guard = _load_guard(args.paths, err, args.word_root)
     if guard is None:
-        return 1
+        return EXIT_USAGE
     results = run_tests(guard)
     failed = [r for r in results if not r.passed]
     for r in results:

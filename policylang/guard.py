@@ -191,7 +191,8 @@ def _raise_for(diags: Sequence[Diagnostic], result: CheckResult | None = None) -
 def build(targets, **options) -> Guard:
     infos, diags = load_modules(targets)
     _raise_for(diags)
-    result = check(infos, FileEnvironment())
+    # word files: the policy's folder plus `word_roots`; `word_limits` a loader.WordLimits
+    result = check(infos, FileEnvironment(options.pop("word_roots", ()), options.pop("word_limits", None)))
     _raise_for(result.diagnostics)
     cache_dir = options.pop("cache_dir", None)
     plan = compile_plan(result.policy_set, cache_dir=cache_dir)

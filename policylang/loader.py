@@ -7,6 +7,7 @@ and the CLI do.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -120,25 +121,130 @@ def discover(paths) -> list[Path]:
     return found
 
 
+# ---------------------------------------------------------------------------- word files
+#: Limits on ``words NAME = file "..."`` (PL217 past them). A file is read with a bounded
+#: read: never more than ``max_bytes + 1`` bytes, whatever the file claims to be.
+MAX_WORD_FILE_BYTES = 8 * 1024 * 1024
+MAX_WORDS_PER_FILE = 250_000
+MAX_PHRASE_CHARS = 1_000
+MAX_WORD_BYTES_TOTAL = 64 * 1024 * 1024  # all word files of one load together
+
+
 @dataclass(frozen=True, slots=True)
 class WordFile:
+    """A loaded word list, or why it could not be loaded (``code`` is the diagnostic code)."""
+
     words: tuple[str, ...]
     error: str | None = None
+    code: str = "PL205"
+    help: str | None = None
 
 
-def read_word_file(policy_file: str, rel: str) -> WordFile:
-    """One phrase per line; blank lines and lines starting with ``#`` are skipped."""
+@dataclass(frozen=True, slots=True)
+class WordLimits:
+    max_bytes: int = MAX_WORD_FILE_BYTES
+    max_words: int = MAX_WORDS_PER_FILE
+    max_phrase_chars: int = MAX_PHRASE_CHARS
+    max_total_bytes: int = MAX_WORD_BYTES_TOTAL
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def word_file_roots(policy_file: str, extra_roots=()) -> list[Path]:
+    """Folders a policy's word files may live in: its own folder, plus the caller's roots."""
+    roots = [base_dir(policy_file).resolve()]
+    for r in extra_roots or ():
+        roots.append(Path(r).resolve())
+    return roots
+
+
+def read_word_file(policy_file: str, rel: str, roots=(), limits: WordLimits = WordLimits(),
+                   budget: list[int] | None = None) -> WordFile:
+    """One phrase per line; blank lines and lines starting with ``#`` are skipped.
+
+    The file must be a regular file whose real path (symlinks resolved) lies inside the
+    policy's folder or one of ``roots`` (PL216), no larger than ``limits`` (PL217). ``budget``
+    is a one-item list holding the bytes all word files of this load may still use.
+    """
+    allowed = word_file_roots(policy_file, roots)
+    where = " or ".join(f"`{r}`" for r in allowed)
     path = base_dir(policy_file) / rel
     try:
-        text = path.read_text(encoding="utf-8")
+        real = path.resolve(strict=False)
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        return WordFile((), f"cannot resolve word file `{rel}`: {err}")
+    if not any(_inside(real, r) for r in allowed):
+        return WordFile((), f"word file `{rel}` is outside the allowed folder {where}", "PL216",
+                        "word files must sit in the policy's folder (symlinks resolved); "
+                        "allow another folder with `--word-root DIR` or `load(..., word_roots=[DIR])`")
+    try:
+        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return WordFile((), f"word file `{rel}` not found (looked in `{path.parent}`)")
-    except (OSError, UnicodeDecodeError) as err:
-        return WordFile((), f"cannot read word file `{rel}`: {err}")
-    words = tuple(
-        line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    )
-    return WordFile(words)
+    except OSError as err:
+        return WordFile((), f"cannot read word file `{rel}`: {err.strerror or err}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return WordFile((), f"word file `{rel}` is not a regular file", "PL216",
+                            "a word list is a plain UTF-8 text file, not a device, pipe or folder")
+        limit = limits.max_bytes
+        if budget is not None:
+            limit = min(limit, budget[0])
+        if st.st_size > limit:
+            return _too_large(rel, st.st_size, limits, budget)
+        chunks = []
+        got = 0
+        while got <= limit:  # bounded: at most limit + 1 bytes, even if the file grows
+            chunk = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got > limit:
+            return _too_large(rel, got, limits, budget, at_least=True)
+    except OSError as err:
+        return WordFile((), f"cannot read word file `{rel}`: {err.strerror or err}")
+    finally:
+        os.close(fd)
+    if budget is not None:
+        budget[0] -= got
+    try:
+        text = b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as err:
+        return WordFile((), f"cannot read word file `{rel}`: not UTF-8 (byte offset {err.start})")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    words = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        phrase = line.strip()
+        if not phrase or phrase.startswith("#"):
+            continue
+        if len(phrase) > limits.max_phrase_chars:
+            return WordFile((), f"word file `{rel}` line {n} is a phrase of {len(phrase):,} characters; "
+                                f"the limit is {limits.max_phrase_chars:,}", "PL217",
+                            "a word list holds short phrases, one per line")
+        words.append(phrase)
+        if len(words) > limits.max_words:
+            return WordFile((), f"word file `{rel}` holds more than {limits.max_words:,} phrases", "PL217",
+                            "split the list, or raise `WordLimits.max_words` (`load(..., word_limits=...)`)")
+    return WordFile(tuple(words))
+
+
+def _too_large(rel: str, size: int, limits: WordLimits, budget, at_least: bool = False) -> WordFile:
+    more = "more than " if at_least else ""
+    if budget is not None and budget[0] < limits.max_bytes:
+        return WordFile((), f"word file `{rel}` ({more}{size:,} bytes) is over what is left of the "
+                            f"{limits.max_total_bytes:,}-byte limit for all word files", "PL217",
+                        "load fewer or smaller word lists")
+    return WordFile((), f"word file `{rel}` is {more}{size:,} bytes; the limit is {limits.max_bytes:,}", "PL217",
+                    "split the list, or raise `WordLimits.max_bytes` (`load(..., word_limits=...)`)")
 
 
 # ---------------------------------------------------------------------------- modules
@@ -207,10 +313,22 @@ def load_modules(targets) -> tuple[list, list[Diagnostic]]:
 
 
 class FileEnvironment:
-    """The checker's window on the file system: word files and model folders."""
+    """The checker's window on the file system: word files and model folders.
+
+    ``word_roots``: folders besides each policy's own where its word files may live;
+    ``word_limits``: a :class:`WordLimits` (size, phrase and count limits).
+    """
+
+    def __init__(self, word_roots=(), word_limits: WordLimits | None = None):
+        if isinstance(word_roots, (str, os.PathLike)):
+            word_roots = (word_roots,)
+        self.word_roots = tuple(word_roots or ())
+        self.word_limits = word_limits or WordLimits()
+        self._budget = [self.word_limits.max_total_bytes]
 
     def read_words(self, policy_file: str, rel: str) -> WordFile:
-        return read_word_file(policy_file, rel)
+        return read_word_file(policy_file, rel, getattr(self, "word_roots", ()),
+                              getattr(self, "word_limits", WordLimits()), getattr(self, "_budget", None))
 
     def inspect_model(self, node, path: str) -> list[str]:
         from policylang.syntax import ast

@@ -70,6 +70,8 @@ _ALL = [
     Code("PL213", "model-mismatch", E, "a model's inputs, outputs or labels do not fit the policy"),
     Code("PL214", "nothing-to-redact", E, "a `redact` rule names no matcher, so there is nothing to redact"),
     Code("PL215", "exponential-regex", E, "a pattern in the regex fallback has nested or ambiguous quantifiers"),
+    Code("PL216", "word-file-not-allowed", E, "a word file is outside the allowed folder or not a regular file"),
+    Code("PL217", "word-file-too-large", E, "a word file is over the size, phrase-length or phrase-count limit"),
     Code("PL218", "head-dimension-mismatch", E, "a head's input width differs from its embedder's output width"),
     Code("PL219", "head-window-mismatch", W, "a head was trained on another token window than its embedder uses"),
     Code("PL220", "option-belongs-to-embedder", E, "a head or topic on an embedder sets an option of the shared run"),

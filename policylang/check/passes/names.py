@@ -45,7 +45,8 @@ def run(ctx: CheckContext):
                     continue
                 loaded = ctx.env.read_words(info.module.source.name, words.file.value)
                 if loaded.error:
-                    yield error("PL205", loaded.error, words.file.span, help="paths are relative to the policy file")
+                    yield error(loaded.code, loaded.error, words.file.span,
+                                help=loaded.help or "paths are relative to the policy file")
                     continue
                 items = loaded.words
             else:
