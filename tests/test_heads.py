@@ -517,3 +517,30 @@ def test_torch_export_recipe_on_a_tiny_random_model(tmp_path):
     with torch.no_grad():
         ref = torch.softmax(hf(**tokenizer(texts, return_tensors="pt", padding=True))[0], dim=-1).numpy()
     np.testing.assert_allclose(clf.predict(texts), ref, atol=1e-4)
+
+
+def test_concurrent_checks_share_embedder_runs(models):
+    import threading
+
+    g = _guard(SHARED.format(**models), batch_wait_ms=30)
+    emb = _loaded(g, "e")
+    before = emb.runs
+    n = 12
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def work(i):
+        barrier.wait()
+        results[i] = g.check(ATTACK if i % 2 else "my acme router broke")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert emb.runs - before < n  # concurrent texts were embedded together, once for all consumers
+    single = g.check(ATTACK)
+    for i, d in enumerate(results):
+        if i % 2:
+            assert d.scores["guard.injection"] == pytest.approx(single.scores["guard.injection"], abs=1e-6)
+    g.close()

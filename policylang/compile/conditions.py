@@ -5,9 +5,11 @@ with no tree walking per text. Values:
 
 * a matcher or pack reference is a boolean (did it match);
 * ``count(m)`` and ``len(text)`` are integers;
-* a classifier reference is its label's score (0..1); a topic reference its best
-  cosine similarity. Used as a boolean, a classifier score means ``>= 0.5`` and a
-  topic score means ``>= threshold``;
+* a classifier (or head) reference is its label's score (0..1); a topic reference its
+  best cosine similarity. Used as a boolean, a classifier score means ``>= 0.5`` and a
+  topic score means ``>= threshold``. A score that failed (the model crashed, timed out,
+  or output NaN, infinity or a value outside [0, 1]) raises ``ModelFailed`` when read,
+  so the evaluator applies ``on_error``: a comparison never sees NaN;
 * ``context.a.b`` is the request-context value, or ``None`` when absent. A comparison
   with ``None`` is false (``!=`` true), so a missing attribute never grants an exception.
 """
@@ -212,4 +214,6 @@ class ConditionCompiler:
         res = self.symbols.resolve(self.info, ref.parts)
         if res is None:
             raise ValueError(f"undefined name `{ref.dotted}`")  # the checker rejects these first
+        if res.kind == "embedder":
+            raise ValueError(f"embedder `{ref.dotted}` has no score")  # PL113 rejects these first
         return res
