@@ -177,6 +177,9 @@ def configure_eval(p) -> None:
     p.add_argument("--batch", type=int, default=SCAN_BATCH, help="texts per check_many batch")
     p.add_argument("--latency-sample", type=int, default=200, metavar="N",
                    help="texts timed one by one with check() for p50/p99 (default: 200; 0: none)")
+    p.add_argument("--score", action="append", metavar="KEY",
+                   help="Decision.scores key to rank texts by for --at-fpr (repeatable; default: the model "
+                        "scores that rules with a --positive action read)")
     add_word_root(p)
 
 
@@ -198,7 +201,7 @@ def cmd_eval(args, out=None, err=None) -> int:
     src, _ = _open_io(argparse.Namespace(input=args.input), out)
     try:
         report = evaluate(guard, iter_jsonl(src), stage=args.stage, positive=positive, at_fpr=args.at_fpr,
-                          batch=args.batch, latency_sample=args.latency_sample)
+                          batch=args.batch, latency_sample=args.latency_sample, score_keys=args.score)
     finally:
         if src is not sys.stdin.buffer:
             src.close()

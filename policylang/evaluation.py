@@ -158,12 +158,34 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return s[k - 1]
 
 
-def text_score(decision) -> float | None:
+def default_score_keys(plan, positive: Sequence[str], stage: str) -> tuple[str, ...]:
+    """The ``Decision.scores`` keys that rules with a counted action read at ``stage``: for a
+    classifier label ``NAME.LABEL``, for a topic or a one-output model ``NAME``. The other
+    labels of a classifier (``injection.benign``) are not a measure of attack."""
+    labels: dict[tuple[str, int], list[str]] = {}
+    for index, label, _span, rule_id in plan.label_refs:
+        labels.setdefault((rule_id, index), []).append(label)
+    keys: list[str] = []
+    for rule in plan.rules:
+        if rule.action.kind not in positive or stage not in rule.stages or rule.shadow:
+            continue
+        for m in rule.models:
+            entry = plan.models[m]
+            read = labels.get((rule.rule_id, m))
+            if read:
+                keys.extend(f"{entry.qname}.{lab}" for lab in read)
+            else:
+                keys.append(entry.qname)
+    return tuple(dict.fromkeys(keys))
+
+
+def text_score(decision, keys: Sequence[str] | None = None) -> float | None:
     """The score a text is ranked by for recall at a fixed FPR: the highest of the decision's
-    model scores (``Decision.scores``: every classifier label and topic the policy ran, plus
-    any score a citation carries); None when the policy ran no model on it."""
-    values = [v for v in decision.scores.values() if isinstance(v, (int, float)) and math.isfinite(v)]
-    values += [c.score for c in decision.citations if c.score is not None and math.isfinite(c.score)]
+    model scores under ``keys`` (all of ``Decision.scores`` when None); None when the text
+    has none of them."""
+    scores = decision.scores
+    items = scores.values() if keys is None else (scores[k] for k in keys if k in scores)
+    values = [v for v in items if isinstance(v, (int, float)) and math.isfinite(v)]
     return max(values) if values else None
 
 
@@ -199,23 +221,29 @@ class Report:
     redaction: dict | None = None
     latency_us: dict = field(default_factory=dict)
     texts_per_s: float | None = None
+    score_keys: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
             "stage": self.stage, "positive": list(self.positive), "lines": self.lines,
             "bad_lines": len(self.errors), "errors": self.errors, "refusal": self.refusal,
             "redaction": self.redaction, "latency_us": self.latency_us, "texts_per_s": self.texts_per_s,
+            "score_keys": list(self.score_keys),
         }
 
 
 def evaluate(guard, lines: Iterable[Line], *, stage: str = "input", positive: Sequence[str] = ("refuse",),
-             at_fpr: float = 0.01, batch: int = 256, latency_sample: int = 200) -> Report:
+             at_fpr: float = 0.01, batch: int = 256, latency_sample: int = 200,
+             score_keys: Sequence[str] | None = None) -> Report:
     """Score ``guard`` on data lines; decisions come from ``guard.check_many`` in batches.
 
     Latency is measured separately: ``guard.check`` of each of the first ``latency_sample``
     texts, timed one at a time (a batch's decisions carry no per-text latency).
     """
     report = Report(stage, tuple(positive))
+    if score_keys is None:
+        score_keys = default_score_keys(guard.plan, positive, stage)
+    report.score_keys = tuple(score_keys)
     samples: list[Sample] = []
     for line in lines:
         report.lines += 1
@@ -241,13 +269,13 @@ def evaluate(guard, lines: Iterable[Line], *, stage: str = "input", positive: Se
     ref = [(s, d) for s, d in zip(samples, decisions) if s.label is not None]
     red = [(s, d) for s, d in zip(samples, decisions) if s.spans is not None]
     if ref:
-        report.refusal = _refusal(ref, pos, at_fpr)
+        report.refusal = _refusal(ref, pos, at_fpr, report.score_keys)
     if red:
         report.redaction = _redaction(red)
     return report
 
 
-def _refusal(pairs, pos: set[str], at_fpr: float) -> dict:
+def _refusal(pairs, pos: set[str], at_fpr: float, keys: Sequence[str]) -> dict:
     fams: dict[str, dict] = {}
     n_a = n_b = caught = fps = 0
     a_scores, b_scores = [], []
@@ -255,7 +283,7 @@ def _refusal(pairs, pos: set[str], at_fpr: float) -> dict:
     for s, d in pairs:
         hit = d.action in pos
         fam = fams.setdefault(s.family or NO_FAMILY, {"attacks": 0, "caught": 0, "benign": 0, "false_positives": 0})
-        score = text_score(d)
+        score = text_score(d, keys)
         if score is None:
             have_scores = False
         if s.label == "attack":
@@ -279,7 +307,9 @@ def _refusal(pairs, pos: set[str], at_fpr: float) -> dict:
         at = recall_at_fpr(a_scores, b_scores, at_fpr)
     else:
         at = {"target_fpr": at_fpr, "threshold": None, "recall": None, "fpr": None,
-              "why": "no classifier score on every text" if not have_scores else "needs attacks and benign texts"}
+              "why": ("the counted rules read no model score" if not keys else
+                      "some texts have no model score" if not have_scores else "needs attacks and benign texts")}
+    at["score"] = "max of " + (", ".join(keys) if keys else "(no model scores)")
     return {"attacks": n_a, "benign": n_b, "caught": caught, "false_positives": fps,
             "recall": ratio(caught, n_a), "fpr": ratio(fps, n_b), "families": families, "at_fpr": at}
 
@@ -346,7 +376,7 @@ def render_text(report: Report) -> str:
         at = r["at_fpr"]
         if at.get("threshold") is not None:
             parts.append(f"recall at FPR <= {_pct(at['target_fpr'])}: {_pct(at['recall'])} "
-                         f"(score >= {at['threshold']:.4f}, FPR {_pct(at['fpr'])})")
+                         f"({at['score']} >= {at['threshold']:.4f}, FPR {_pct(at['fpr'])})")
         else:
             parts.append(f"recall at FPR <= {_pct(at['target_fpr'])}: - ({at.get('why', 'no threshold')})")
     if report.redaction:
