@@ -201,3 +201,40 @@ def test_latency_sample_and_throughput(pol, tmp_path, capsys):
     assert lat["texts"] == 10 and 0 < lat["p50"] <= lat["p99"] and rep["texts_per_s"] > 0
     _, rep, _ = run_json(capsys, "-p", str(pol), "--latency-sample", "0", str(write(tmp_path, rows)))
     assert rep["latency_us"] == {"texts": 0, "p50": None, "p99": None}
+
+
+# ------------------------------------------------------------------ docs/cli.md
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from policylang import cli  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_DOC = ROOT / "docs" / "cli.md"
+
+
+def test_docs_example_output_is_what_eval_prints(capsys, monkeypatch):
+    doc = CLI_DOC.read_text(encoding="utf-8")
+    m = re.search(r"```sh\n(policylang eval [^\n]+)\n```\n\n```text\n(.*?)```", doc, re.S)
+    assert m, "docs/cli.md has the eval example and its output"
+    monkeypatch.chdir(ROOT)
+    argv = m.group(1).split()[1:]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    latency = re.compile(r"^(latency per text \(check, \d+ texts\)): .*$", re.M)
+    assert latency.sub(r"\1", out) == latency.sub(r"\1", m.group(2))
+
+
+def test_docs_name_every_command_and_flag():
+    doc = CLI_DOC.read_text(encoding="utf-8")
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert f"\n## {name}\n" in doc, name
+        section = doc.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for action in p._actions:
+            opts = [o for o in action.option_strings if o not in ("-h", "--help", "--debug")]
+            if opts:  # the flag, in its short or long spelling
+                assert any(re.search(rf"(?<![\w-]){re.escape(o)}\b", section) for o in opts), (name, opts)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/cli.md" in readme and "policylang eval" in readme
