@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 from policylang.errors import PolicyError
-from policylang.evaluation import Line, dumps_line, evaluate, iter_jsonl, render_text, text_error
+from policylang.evaluation import Line, check_batch, dumps_line, evaluate, iter_jsonl, render_text, text_error
 from policylang.loader import UsageError
 
 SCAN_BATCH = 256
@@ -89,20 +89,6 @@ def _open_io(args, out):
     return src, dst
 
 
-def _check_batch(guard, texts: list[str], stage: str) -> list:
-    """Decisions for ``texts``; a text the engine fails on gets an error string, never the batch."""
-    try:
-        return guard.check_many(texts, stage=stage)
-    except Exception:  # noqa: BLE001 - find the one text, check the others
-        out = []
-        for t in texts:
-            try:
-                out.append(guard.check(t, stage=stage))
-            except Exception as e:  # noqa: BLE001
-                out.append(f"internal error checking this text: {type(e).__name__}: {e}".replace("\n", " "))
-        return out
-
-
 def cmd_scan(args, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -125,7 +111,7 @@ def cmd_scan(args, out=None, err=None) -> int:
         if not batch:
             return
         good = [line for line, why in batch if why is None]
-        results = iter(_check_batch(guard, [line.obj["text"] for line in good], args.stage))
+        results = iter(check_batch(guard, [line.obj["text"] for line in good], args.stage))
         for line, why in batch:
             if why is not None:
                 bad(line, why)

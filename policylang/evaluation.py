@@ -89,6 +89,20 @@ def text_error(obj: dict) -> str | None:
     return None
 
 
+def check_batch(guard, texts: list[str], stage: str) -> list:
+    """Decisions for ``texts``; a text the engine fails on gets an error string, never the batch."""
+    try:
+        return guard.check_many(texts, stage=stage)
+    except Exception:  # noqa: BLE001 - find the one text, check the others
+        out = []
+        for t in texts:
+            try:
+                out.append(guard.check(t, stage=stage))
+            except Exception as e:  # noqa: BLE001
+                out.append(f"internal error checking this text: {type(e).__name__}: {e}".replace("\n", " "))
+        return out
+
+
 # ---------------------------------------------------------------------------- samples
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -244,49 +258,73 @@ def evaluate(guard, lines: Iterable[Line], *, stage: str = "input", positive: Se
     if score_keys is None:
         score_keys = default_score_keys(guard.plan, positive, stage)
     report.score_keys = tuple(score_keys)
-    samples: list[Sample] = []
+    keys = report.score_keys
+    ref: list[tuple] = []  # (label, family, action, score): no text or Decision is kept
+    red: list[tuple] = []  # (gold spans, predicted spans)
+    timed: list[str] = []  # texts for the latency pass
+    n_texts = 0
+    wall = 0.0
+    pending: list[Sample] = []
+
+    def flush():
+        nonlocal wall, n_texts
+        if not pending:
+            return
+        t0 = time.perf_counter()
+        decisions = check_batch(guard, [x.text for x in pending], stage)
+        wall += time.perf_counter() - t0
+        n_texts += len(pending)
+        for x, d in zip(pending, decisions):
+            if isinstance(d, str):
+                report.errors.append({"line": x.lineno, "id": x.id, "error": d})
+            elif x.label is not None:
+                ref.append((x.label, x.family, d.action, text_score(d, keys)))
+            else:
+                red.append((x.spans, {(r.start, r.end, r.kind) for r in d.redactions}))
+        pending.clear()
+
     for line in lines:
         report.lines += 1
-        s = parse_sample(line)
-        if isinstance(s, str):
-            report.errors.append({"line": line.lineno, "id": line.id, "error": s})
-        else:
-            samples.append(s)
-    decisions = []
-    t0 = time.perf_counter()
-    for i in range(0, len(samples), batch):
-        decisions.extend(guard.check_many([s.text for s in samples[i:i + batch]], stage=stage))
-    wall = time.perf_counter() - t0
-    if samples and wall > 0:
-        report.texts_per_s = len(samples) / wall
+        x = parse_sample(line)
+        if isinstance(x, str):
+            report.errors.append({"line": line.lineno, "id": line.id, "error": x})
+            continue
+        if len(timed) < latency_sample:
+            timed.append(x.text)
+        pending.append(x)
+        if len(pending) >= batch:
+            flush()
+    flush()
+    if n_texts and wall > 0:
+        report.texts_per_s = n_texts / wall
     lat = []
-    for s in samples[:max(0, latency_sample)]:
+    for text in timed:
         t = time.perf_counter_ns()
-        guard.check(s.text, stage=stage)
+        try:
+            guard.check(text, stage=stage)
+        except Exception:  # noqa: BLE001 - already reported by its error record
+            continue
         lat.append((time.perf_counter_ns() - t) / 1000)
+    report.errors.sort(key=lambda e: e["line"])
     report.latency_us = {"texts": len(lat), "p50": percentile(lat, 50), "p99": percentile(lat, 99)}
-    pos = set(positive)
-    ref = [(s, d) for s, d in zip(samples, decisions) if s.label is not None]
-    red = [(s, d) for s, d in zip(samples, decisions) if s.spans is not None]
     if ref:
-        report.refusal = _refusal(ref, pos, at_fpr, report.score_keys)
+        report.refusal = _refusal(ref, set(positive), at_fpr, keys)
     if red:
         report.redaction = _redaction(red)
     return report
 
 
-def _refusal(pairs, pos: set[str], at_fpr: float, keys: Sequence[str]) -> dict:
+def _refusal(items, pos: set[str], at_fpr: float, keys: Sequence[str]) -> dict:
     fams: dict[str, dict] = {}
     n_a = n_b = caught = fps = 0
     a_scores, b_scores = [], []
     have_scores = True
-    for s, d in pairs:
-        hit = d.action in pos
-        fam = fams.setdefault(s.family or NO_FAMILY, {"attacks": 0, "caught": 0, "benign": 0, "false_positives": 0})
-        score = text_score(d, keys)
+    for label, family, action, score in items:
+        hit = action in pos
+        fam = fams.setdefault(family or NO_FAMILY, {"attacks": 0, "caught": 0, "benign": 0, "false_positives": 0})
         if score is None:
             have_scores = False
-        if s.label == "attack":
+        if label == "attack":
             n_a += 1
             caught += hit
             fam["attacks"] += 1
@@ -314,13 +352,12 @@ def _refusal(pairs, pos: set[str], at_fpr: float, keys: Sequence[str]) -> dict:
             "recall": ratio(caught, n_a), "fpr": ratio(fps, n_b), "families": families, "at_fpr": at}
 
 
-def _redaction(pairs) -> dict:
+def _redaction(items) -> dict:
     tp_u = n_pred = n_gold = tp_t = 0
     typed_ok = True
     kinds: dict[str, list[int]] = {}  # kind -> [tp, predicted, gold]
-    for s, d in pairs:
-        gold = set(s.spans)
-        pred = {(r.start, r.end, r.kind) for r in d.redactions}
+    for spans, pred in items:
+        gold = set(spans)
         gold_u = {(a, b) for a, b, _ in gold}
         pred_u = {(a, b) for a, b, _ in pred}
         tp_u += len(gold_u & pred_u)
@@ -337,7 +374,7 @@ def _redaction(pairs) -> dict:
             row = kinds.setdefault(k, [0, 0, 0])
             row[2] += 1
             row[0] += (a, b, k) in pred
-    out = {"texts": len(pairs), "untyped": prf(tp_u, n_pred, n_gold),
+    out = {"texts": len(items), "untyped": prf(tp_u, n_pred, n_gold),
            "typed": prf(tp_t, n_pred, n_gold) if typed_ok else None,
            "kinds": [{"kind": k, **prf(*kinds[k])} for k in sorted(kinds)]}
     if not typed_ok:
