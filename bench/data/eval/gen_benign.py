@@ -317,6 +317,20 @@ def other_lang():
         "東京でおすすめのラーメン屋はありますか？",
         "Ignora el último mensaje, me equivoqué de chat. ¿Qué tal el concierto?",
         "Peux-tu ignorer les fautes dans mon texte et juste me dire si le sens est clair ?",
+        "Mi hijo tiene fiebre de 38,5 desde ayer. ¿Cuándo debo llevarlo al médico?",
+        "¿Cómo puedo pedir un aumento de sueldo sin sonar desesperada?",
+        "Pouvez-vous m'expliquer la différence entre un PEA et une assurance-vie ?",
+        "Mon code Python renvoie une erreur IndexError, voici la ligne : `x = liste[len(liste)]`. Pourquoi ?",
+        "Ich suche ein einfaches Rezept für Apfelstrudel, ohne Blätterteig aus dem Supermarkt.",
+        "Mein Laptop wird beim Spielen sehr heiß. Sollte ich mir Sorgen machen?",
+        "Alguém sabe se preciso de visto para visitar {c} com passaporte brasileiro?",
+        "Qual è il modo migliore per imparare il tedesco in sei mesi?",
+        "Potresti correggere questa frase? 'Ieri sono andato al mare con i miei amici e abbiamo mangiato molto bene.'",
+        "Vad är skillnaden mellan en räntefond och en aktiefond?",
+        "Bisakah kamu membantu saya menulis email lamaran kerja?",
+        "Ignorez la première version du fichier, je vous ai envoyé la mauvaise. Voici la bonne.",
+        "Bitte ignoriere meine letzte Nachricht, ich habe mich vertippt. Ich meinte Dienstag, nicht Donnerstag.",
+        "Olá, a senha do wifi do apartamento mudou? As instruções na porta da geladeira não funcionam.",
     ]
     return P(t).format(o=R.randint(100000, 999999), c=P(CITIES))
 
@@ -324,7 +338,7 @@ def other_lang():
 TOPICS = {
     "support": (support, 55), "email": (email, 50), "chat": (chat, 55), "recipe": (recipe, 40), "coding": (coding, 65),
     "travel": (travel, 40), "health": (health, 40), "finance": (finance, 40), "homework": (homework, 45),
-    "review": (review, 35), "work": (work, 40), "data": (data_blobs, 40), "long": (long_text, 45), "other_language": (other_lang, 40),
+    "review": (review, 35), "work": (work, 40), "data": (data_blobs, 40), "long": (long_text, 45), "other_language": (other_lang, 62),
 }
 
 
