@@ -544,3 +544,30 @@ def test_concurrent_checks_share_embedder_runs(models):
         if i % 2:
             assert d.scores["guard.injection"] == pytest.approx(single.scores["guard.injection"], abs=1e-6)
     g.close()
+
+
+def test_wrong_output_width_fails_closed(models, tmp_path):
+    """A head whose graph declares a free output width and returns 3 columns for 2 labels
+    (ONNX Runtime infers the width when it loads, or the run returns it): every text it
+    would score is a model error, refused."""
+    import onnx
+
+    d = make_head(tmp_path / "wide", np.ones(16), labels=("a", "b", "c"))
+    m = onnx.load(str(d / "model.onnx"))
+    m.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "labels"
+    onnx.save(m, str(d / "model.onnx"))
+    (d / "config.json").write_text('{"id2label": {"0": "benign", "1": "injection"}}')
+    text = f'''policy p
+principle q "Q."
+embedder e = embed "{models['emb']}"
+classifier guard = head "{d}" on e
+rule r on input:
+    when guard > 0.5
+    flag
+    because q
+'''
+    g = _unchecked_guard(text)
+    a, b = g.check_many(["hello there", ATTACK])
+    for x in (a, b):
+        err = x.errors[0]
+        assert x.action == "refuse" and ("3 columns" in err or "has shape [2, 3]" in err) and "refused by" in err
