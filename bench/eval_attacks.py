@@ -154,12 +154,26 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"--positive: unknown action(s) {', '.join(sorted(bad))}")
 
+    missing = [v for v in FILES.values() if not (DATA / v).is_file()]
+    if missing:
+        print(f"eval_attacks: missing data file(s) in {DATA}: {', '.join(missing)} "
+              "(rebuild with the generators, bench/data/eval/README.md)", file=sys.stderr)
+        return 2
     if args.keywords:
         res = evaluate(keyword_scorer())
         title = f"keyword baseline ({len(KEYWORDS)} whole-word phrases)"
         res["scorer"] = {"kind": "keywords", "n_keywords": len(KEYWORDS)}
     else:
-        score, guard, errors = policy_scorer(args.policy, positive)
+        from policylang.errors import PolicyError
+        from policylang.loader import UsageError
+
+        try:
+            score, guard, errors = policy_scorer(args.policy, positive)
+        except (PolicyError, UsageError, OSError) as e:
+            print(f"eval_attacks: cannot load {' + '.join(args.policy)}: {e}", file=sys.stderr)
+            for d in getattr(e, "diagnostics", []) or []:
+                print(f"  {d}", file=sys.stderr)
+            return 2
         try:
             res = evaluate(score)
         finally:
