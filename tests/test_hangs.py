@@ -304,3 +304,14 @@ def test_only_literal_only_plans_check_short_texts_on_the_loop():
     assert not policylang.loads(policy(POLYNOMIAL), cache_dir=False)._inline
     assert not policylang.loads(policy(r"ORD-\d{4}"), cache_dir=False)._inline  # a regex
     assert asyncio.run(words_only.acheck("hello")).action == "flag"
+
+
+def test_finditer_bounded_cuts_partial_searches_off():
+    from policylang.runtime.scan import finditer_bounded
+
+    rx = regex.compile(CATASTROPHIC, regex.ASCII)
+    t = time.perf_counter()
+    with pytest.raises(RegexTimeout):
+        list(finditer_bounded(rx, "a" * 40, 0, seconds=0.02, spec_id=3, partial=True))
+    assert time.perf_counter() - t < 1.0
+    assert [m.span() for m in finditer_bounded(rx, "ab!", 0, seconds=0.5)] == [(0, 2)]

@@ -59,7 +59,7 @@ from policylang.compile.patterns import (
     window_for,
 )
 
-__all__ = ["Hit", "CompiledPatterns", "StreamScanner", "RegexTimeout", "DEFAULT_REGEX_TIMEOUT"]
+__all__ = ["Hit", "CompiledPatterns", "StreamScanner", "RegexTimeout", "DEFAULT_REGEX_TIMEOUT", "finditer_bounded"]
 
 #: seconds of `regex` work (confirmation, start offsets) allowed per scanned text or stream chunk
 DEFAULT_REGEX_TIMEOUT = 0.5
@@ -102,18 +102,26 @@ def _budget(seconds: float | None) -> _Budget | None:
     return None if seconds is None else _Budget(seconds)
 
 
-def _finditer(r: Any, text: str, pos: int, budget: _Budget | None, spec: int):
-    """``r.finditer(text, pos)`` under ``budget``: each step gets the time left (the `regex`
-    timeout is per step) and the deadline is checked between matches."""
+def _finditer(r: Any, text: str, pos: int, budget: _Budget | None, spec: int, **kw):
+    """``r.finditer(text, pos, **kw)`` under ``budget``: each step gets the time left (the
+    `regex` timeout is per step) and the deadline is checked between matches."""
     if budget is None:
-        yield from r.finditer(text, pos)
+        yield from r.finditer(text, pos, **kw)
         return
     try:
-        for m in r.finditer(text, pos, timeout=budget.left(spec)):
+        for m in r.finditer(text, pos, timeout=budget.left(spec), **kw):
             yield m
             budget.left(spec)
     except TimeoutError:
         raise RegexTimeout(spec, budget.seconds) from None
+
+
+def finditer_bounded(rx: Any, text: str, pos: int = 0, *, seconds: float | None = DEFAULT_REGEX_TIMEOUT,
+                     spec_id: int = -1, **kw):
+    """``rx.finditer(text, pos, **kw)`` (e.g. ``partial=True``) under a total time budget of
+    ``seconds``; raises :class:`RegexTimeout` past it. For `regex` work outside the scanner
+    (stream middleware) that must stay bounded too."""
+    return _finditer(rx, text, pos, _budget(seconds), spec_id, **kw)
 
 _ERRORS = "policylang.fffd"
 
