@@ -9,7 +9,9 @@ Matched text is MASKED by default (``"matched": "****"``, one ``*`` per characte
 most 64) and the checked texts are not written at all; ``log_text=True`` writes the raw
 matched values, the checked text and the resulting text (only for logs you may store
 personal data in). Appends are serialized with a lock, and each record is written with
-one ``write`` call, so concurrent threads never interleave lines.
+one ``write`` call, so concurrent threads never interleave lines. Every line is strict JSON:
+a non-finite number (a model's NaN score) is written as ``null`` with a note in the record's
+``errors``, and text with lone surrogates is written ``\\u``-escaped (:func:`json_line`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as _dt
 import io
 import json
 import logging
+import math
 import os
 import threading
 import uuid
@@ -25,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from policylang.decision import Decision
 
-__all__ = ["DecisionLog", "as_log", "CallLog"]
+__all__ = ["DecisionLog", "as_log", "CallLog", "json_line"]
 
 MAX_MASK = 64
 
@@ -136,8 +139,8 @@ class DecisionLog:
         return rec
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Append one record (one line)."""
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+        """Append one record (one line of strict JSON, see :func:`json_line`)."""
+        line = json_line(record)
         with self._lock:
             if self._logger is not None:
                 self._logger.info(line)
@@ -168,6 +171,43 @@ class DecisionLog:
     def __repr__(self) -> str:
         target = getattr(self, "_path", None) or self._logger or self._handler or self._file
         return f"<DecisionLog {target!r} log_text={self.log_text}>"
+
+
+def _finite(value: Any, path: str, notes: list[str]) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (and a note saying where)."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        notes.append(f"{path}: {value!r} is not a finite number; written as null")
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), notes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v, f"{path}[{i}]", notes) for i, v in enumerate(value)]
+    return value
+
+
+def json_line(record: Mapping[str, Any]) -> str:
+    """One record as one line of strict JSON.
+
+    * NaN and infinities (a broken model's score) are written as ``null``, and the record's
+      ``errors`` list says which field held which value (``allow_nan=False`` then guarantees
+      the line parses with any strict JSON reader);
+    * text that cannot be encoded as UTF-8 (a lone surrogate such as ``"\\ud800"``) is written
+      ``\\u``-escaped (the whole line ASCII), so ``json.loads`` gives the same string back and
+      writing the line never raises.
+    """
+    notes: list[str] = []
+    clean = _finite(record, "", notes)
+    if notes:
+        errors = clean.get("errors")
+        clean["errors"] = (list(errors) if isinstance(errors, list) else []) + notes
+    line = json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(clean, ensure_ascii=True, separators=(",", ":"), default=str, allow_nan=False)
+    return line
 
 
 def as_log(log: Any, log_text: bool = False) -> DecisionLog | None:

@@ -4,8 +4,11 @@ Works with ``openai.OpenAI`` and ``openai.AsyncOpenAI`` (and clients with the sa
 shape), with and without ``stream=True``:
 
 * the request's messages are checked by role (system/developer trusted, user -> input,
-  tool/function results -> context, assistant history -> output; ``roles=`` overrides) and
-  the REDACTED messages are sent;
+  tool/function results -> context, assistant history -> input then output, ``history=``
+  and ``roles=`` override) and the REDACTED messages are sent; every text part, tool-call
+  argument and tool result is checked (see :mod:`policylang.middleware.messages`), and
+  content the guard cannot classify raises :class:`ContentShapeError` before anything is
+  sent;
 * a refused request is not sent: ``create()`` returns a ``ChatCompletion`` (or, with
   ``stream=True``, a stream of one ``ChatCompletionChunk``) whose message is the refusal
   with ``finish_reason="content_filter"``, or raises :class:`policylang.Refused`
@@ -19,7 +22,11 @@ Per call, ``policy_context={...}`` is popped from the ``create()`` keywords (the
 API never sees it). Not guarded, and therefore not reachable through the guarded view
 (``AttributeError``; use ``.unguarded``): ``responses``, legacy ``completions``, ``beta``,
 ``realtime``, ``with_raw_response``/``with_streaming_response`` and
-``chat.completions.parse``/``stream``. Tool-call arguments the model produces are not checked.
+``chat.completions.parse``/``stream``. Tool-call arguments in the model's *answer* are not checked
+(they are when the application sends them back as history). ``guard.wrap(client.responses.create)``
+checks a Responses request's ``input=`` (every item shape), but its ``Response`` result is not
+a type ``wrap`` can check, so it raises ``TypeError`` after the call: the Responses API is not
+guarded yet.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from typing import Any, Mapping
 from policylang.decision import Decision
 from policylang.errors import Refused
 from policylang.middleware.log import CallLog, as_log
-from policylang.middleware.messages import acheck, acheck_many, acheck_messages, check_messages
+from policylang.middleware.messages import (ContentShapeError, acheck, acheck_many, acheck_messages, check_messages,
+                                            role_table)
 from policylang.middleware.streaming import StreamGuard
 from policylang.middleware.wrap import _check_on_refuse, merge_context, refusal_value
 
@@ -65,11 +73,12 @@ def _is_async(client) -> bool:
 
 
 def guard_openai(guard, client, *, on_refuse="message", log=None, log_text: bool = False,
-                 context: Mapping | None = None, roles: Mapping[str, str | None] | None = None,
-                 hold_back: int | None = None, global_rules: str = "buffer") -> "GuardedOpenAI":
+                 context: Mapping | None = None, roles: Mapping[str, Any] | None = None,
+                 history: str = "untrusted", hold_back: int | None = None,
+                 global_rules: str = "buffer") -> "GuardedOpenAI":
     _check_on_refuse(on_refuse)
-    opts = dict(on_refuse=on_refuse, log=as_log(log, log_text), context=context, roles=roles, hold_back=hold_back,
-                global_rules=global_rules)
+    opts = dict(on_refuse=on_refuse, log=as_log(log, log_text), context=context, table=role_table(roles, history),
+                hold_back=hold_back, global_rules=global_rules)
     return GuardedOpenAI(guard, client, opts)
 
 
@@ -122,7 +131,7 @@ class _CompletionsBase:
         self._on_refuse = o["on_refuse"]
         self._log = o["log"]
         self._context = o["context"]
-        self._roles = o["roles"]
+        self._table = o["table"]
         self._stream_opts = dict(hold_back=o["hold_back"], global_rules=o["global_rules"])
 
     def __getattr__(self, name: str):
@@ -173,7 +182,11 @@ class _SyncCompletions(_CompletionsBase):
         cl = CallLog(self._log, CALL)
         messages = kwargs.get("messages")
         if messages is not None:
-            mc = check_messages(self._guard, messages, ctx, self._roles)
+            try:
+                mc = check_messages(self._guard, messages, ctx, table=self._table)
+            except ContentShapeError as exc:
+                cl.finish("error", {"error": type(exc).__name__})
+                raise
             cl.extend(mc.entries())
             if mc.refusal is not None:
                 return self._refused_input(mc.refusal, kwargs, cl)
@@ -196,7 +209,11 @@ class _AsyncCompletions(_CompletionsBase):
         cl = CallLog(self._log, CALL)
         messages = kwargs.get("messages")
         if messages is not None:
-            mc = await acheck_messages(self._guard, messages, ctx, self._roles)
+            try:
+                mc = await acheck_messages(self._guard, messages, ctx, table=self._table)
+            except ContentShapeError as exc:
+                cl.finish("error", {"error": type(exc).__name__})
+                raise
             cl.extend(mc.entries())
             if mc.refusal is not None:
                 return self._refused_input(mc.refusal, kwargs, cl)

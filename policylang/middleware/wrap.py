@@ -1,8 +1,12 @@
 """``guard.wrap(fn)``: guard any model call.
 
-The wrapped function takes the prompt as its first argument: a ``str`` or a list of chat
-messages (see :mod:`policylang.middleware.messages` for which role is checked at which
-stage), or as a ``messages=``/``prompt=`` keyword. The wrapper
+The wrapped function takes the prompt as its first argument (``prompt_arg=`` picks another
+position or keyword): a ``str`` or a list of chat messages (see
+:mod:`policylang.middleware.messages` for which role is checked at which stage). Every
+``messages=``/``prompt=``/``input=`` keyword, and every other argument that is a list of chat
+messages, is checked too (``call("gpt-4o", messages=[...])`` checks both). Content the guard
+cannot classify raises :class:`policylang.middleware.ContentShapeError` (a
+:class:`policylang.PolicyError`) and ``fn`` is not called. The wrapper
 
 1. checks the input; on refusal it returns the refusal message (``on_refuse="message"``),
    raises :class:`policylang.Refused` (``"raise"``) or returns ``on_refuse(decision)``
@@ -35,12 +39,12 @@ from typing import Any, Callable, Mapping
 from policylang.decision import Decision
 from policylang.errors import Refused
 from policylang.middleware.log import CallLog, as_log
-from policylang.middleware.messages import acheck_messages, check_messages, is_messages
+from policylang.middleware.messages import ContentShapeError, acheck_messages, check_messages, is_messages, role_table
 from policylang.middleware.streaming import AsyncGuardedStream, GuardedStream
 
 __all__ = ["wrap"]
 
-_PROMPT_KEYWORDS = ("messages", "prompt")
+_PROMPT_KEYWORDS = ("messages", "prompt", "input")
 
 
 def _check_on_refuse(on_refuse) -> None:
@@ -67,19 +71,52 @@ def merge_context(static, per_call) -> Mapping | None:
     return {**base, **per_call}
 
 
-def _locate(args: tuple, kwargs: dict, prompt_arg) -> tuple[tuple[str, Any], Any]:
+def _targets(args: tuple, kwargs: dict, prompt_arg) -> list[tuple[tuple[str, Any], Any, bool]]:
+    """Every argument that carries prompt text: ``(location, value, designated)``.
+
+    The designated prompt (position ``prompt_arg``, or that keyword), every keyword in
+    ``messages``/``prompt``/``input``, and any other argument that is a list of chat
+    messages. ``call("gpt-4o", messages=[...])`` checks both.
+    """
+    out: list[tuple[tuple[str, Any], Any, bool]] = []
+    seen: set = set()
     if isinstance(prompt_arg, int):
         if len(args) > prompt_arg:
-            return ("arg", prompt_arg), args[prompt_arg]
-        for k in _PROMPT_KEYWORDS:
-            if k in kwargs:
-                return ("kw", k), kwargs[k]
+            out.append((("arg", prompt_arg), args[prompt_arg], True))
+            seen.add(("arg", prompt_arg))
     elif prompt_arg in kwargs:
-        return ("kw", prompt_arg), kwargs[prompt_arg]
-    raise TypeError(
-        "a guarded model call needs the prompt (a str or a list of chat messages) as its first "
-        "argument or as messages=/prompt="
-    )
+        out.append((("kw", prompt_arg), kwargs[prompt_arg], True))
+        seen.add(("kw", prompt_arg))
+    for k in _PROMPT_KEYWORDS:
+        if k in kwargs and ("kw", k) not in seen and kwargs[k] is not None:
+            out.append((("kw", k), kwargs[k], True))
+            seen.add(("kw", k))
+    for i, v in enumerate(args):
+        if ("arg", i) not in seen and is_messages(v):
+            out.append((("arg", i), v, False))
+    for k, v in kwargs.items():
+        if ("kw", k) not in seen and is_messages(v):
+            out.append((("kw", k), v, False))
+    if not out:
+        raise ContentShapeError(
+            "a guarded model call needs the prompt (a str or a list of chat messages) as its first "
+            "argument or as messages=/prompt=/input="
+        )
+    return out
+
+
+def _prefix(loc, prompt_arg) -> str:
+    kind, key = loc
+    if kind == "arg":
+        return "messages" if key == prompt_arg else f"args[{key}]"
+    return key
+
+
+def _text_label(loc, prompt_arg) -> str:
+    kind, key = loc
+    if (kind == "arg" and key == prompt_arg) or key in ("prompt", "input", prompt_arg):
+        return "input"
+    return key if kind == "kw" else f"args[{key}]"
 
 
 def _replace(args: tuple, kwargs: dict, loc, value) -> tuple[tuple, dict]:
@@ -94,23 +131,27 @@ def _replace(args: tuple, kwargs: dict, loc, value) -> tuple[tuple, dict]:
 def _kind(value) -> str:
     if isinstance(value, str):
         return "text"
-    if is_messages(value):
+    if isinstance(value, (list, tuple)):
         return "messages"
-    raise TypeError(
-        f"a guarded model call needs a str prompt or a list of chat messages, got {type(value).__name__}"
+    raise ContentShapeError(
+        f"a guarded model call needs a str prompt or a list of chat messages, got {type(value).__name__}; "
+        "the call was not sent"
     )
 
 
 def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, log_text: bool = False,
-         context: Mapping | Callable[[], Mapping] | None = None, roles: Mapping[str, str | None] | None = None,
-         hold_back: int | None = None, global_rules: str = "buffer", prompt_arg: int | str = 0):
+         context: Mapping | Callable[[], Mapping] | None = None, roles: Mapping[str, Any] | None = None,
+         history: str = "untrusted", hold_back: int | None = None, global_rules: str = "buffer",
+         prompt_arg: int | str = 0):
     """Guard ``fn`` (see the module docstring); usable as ``@guard.wrap`` or ``@guard.wrap(...)``."""
     _check_on_refuse(on_refuse)
     if global_rules not in ("buffer", "end"):
         raise ValueError('global_rules must be "buffer" or "end"')
     if fn is None:
         return functools.partial(wrap, guard, on_refuse=on_refuse, log=log, log_text=log_text, context=context,
-                                 roles=roles, hold_back=hold_back, global_rules=global_rules, prompt_arg=prompt_arg)
+                                 roles=roles, history=history, hold_back=hold_back, global_rules=global_rules,
+                                 prompt_arg=prompt_arg)
+    table = role_table(roles, history)
     if not callable(fn):
         raise TypeError(f"guard.wrap() needs a callable, got {type(fn).__name__}")
     dlog = as_log(log, log_text)
@@ -173,37 +214,45 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
         )
 
     def check_input_sync(args, kwargs, ctx, cl: CallLog):
-        loc, value = _locate(args, kwargs, prompt_arg)
-        if _kind(value) == "text":
-            d = guard.check(value, "input", ctx)
-            cl.add(d, value, "input")
-            if d.refused:
-                return d, args, kwargs
-            new = d.text
-        else:
-            mc = check_messages(guard, value, ctx, roles)
-            cl.extend(mc.entries())
-            if mc.refusal is not None:
-                return mc.refusal, args, kwargs
-            new = mc.messages
-        args, kwargs = _replace(args, kwargs, loc, new)
+        try:
+            for loc, value, _ in _targets(args, kwargs, prompt_arg):
+                if _kind(value) == "text":
+                    d = guard.check(value, "input", ctx)
+                    cl.add(d, value, _text_label(loc, prompt_arg))
+                    if d.refused:
+                        return d, args, kwargs
+                    new = d.text
+                else:
+                    mc = check_messages(guard, value, ctx, prefix=_prefix(loc, prompt_arg), table=table)
+                    cl.extend(mc.entries())
+                    if mc.refusal is not None:
+                        return mc.refusal, args, kwargs
+                    new = mc.messages
+                args, kwargs = _replace(args, kwargs, loc, new)
+        except ContentShapeError as exc:
+            cl.finish("error", {"error": type(exc).__name__})
+            raise
         return None, args, kwargs
 
     async def check_input_async(args, kwargs, ctx, cl: CallLog):
-        loc, value = _locate(args, kwargs, prompt_arg)
-        if _kind(value) == "text":
-            d = await guard.acheck(value, "input", ctx)
-            cl.add(d, value, "input")
-            if d.refused:
-                return d, args, kwargs
-            new = d.text
-        else:
-            mc = await acheck_messages(guard, value, ctx, roles)
-            cl.extend(mc.entries())
-            if mc.refusal is not None:
-                return mc.refusal, args, kwargs
-            new = mc.messages
-        args, kwargs = _replace(args, kwargs, loc, new)
+        try:
+            for loc, value, _ in _targets(args, kwargs, prompt_arg):
+                if _kind(value) == "text":
+                    d = await guard.acheck(value, "input", ctx)
+                    cl.add(d, value, _text_label(loc, prompt_arg))
+                    if d.refused:
+                        return d, args, kwargs
+                    new = d.text
+                else:
+                    mc = await acheck_messages(guard, value, ctx, prefix=_prefix(loc, prompt_arg), table=table)
+                    cl.extend(mc.entries())
+                    if mc.refusal is not None:
+                        return mc.refusal, args, kwargs
+                    new = mc.messages
+                args, kwargs = _replace(args, kwargs, loc, new)
+        except ContentShapeError as exc:
+            cl.finish("error", {"error": type(exc).__name__})
+            raise
         return None, args, kwargs
 
     def call_fn(args, kwargs, cl: CallLog):
