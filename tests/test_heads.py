@@ -571,3 +571,30 @@ rule r on input:
     for x in (a, b):
         err = x.errors[0]
         assert x.action == "refuse" and ("3 columns" in err or "has shape [2, 3]" in err) and "refused by" in err
+
+
+def test_head_score_is_the_max_over_windows_property(models):
+    """For any text: the guard's head score equals the max of the head over every window's
+    embedding, and an attack inserted anywhere in a long filler text stays detected (the
+    windows overlap by more than its 3 tokens, so one window holds all of it)."""
+    from hypothesis import given, settings, strategies as st
+
+    from model_factory import FILLER_WORDS, PRODUCT_WORDS
+
+    g = _guard(SHARED.format(**models), batch_wait_ms=0)
+    emb = TextEmbedder(ModelSpec(models["emb"], max_length=16))
+    head = TextClassifier(ModelSpec(models["guard"]))
+    words = st.lists(st.sampled_from(FILLER_WORDS + PRODUCT_WORDS), min_size=0, max_size=120)
+
+    @settings(max_examples=25, deadline=None, derandomize=True)
+    @given(before=words, after=words, attack=st.booleans())
+    def prop(before, after, attack):
+        text = " ".join(before + ([ATTACK] if attack else []) + after)
+        d = g.check(text)
+        vectors, _ = emb.embed_windows([text])
+        per_window = head.predict_embeddings(vectors)[:, 1]
+        assert d.scores["guard.injection"] == pytest.approx(float(per_window.max()), abs=1e-6)
+        if attack and all(w in FILLER_WORDS for w in before + after):
+            assert d.scores["guard.injection"] > 0.5  # wherever it sits, however long the text
+
+    prop()
