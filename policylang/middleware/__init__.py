@@ -7,7 +7,9 @@
   :mod:`policylang.middleware.streaming`);
 * :func:`guard_openai` / ``guard.openai(client)``: an ``openai.OpenAI`` /
   ``openai.AsyncOpenAI`` client whose ``chat.completions.create`` is guarded;
-* :class:`DecisionLog`: the JSONL decision log every entry point accepts as ``log=``.
+* :class:`DecisionLog`: the JSONL decision log every entry point accepts as ``log=``;
+* :class:`ContentShapeError`: raised (a :class:`policylang.PolicyError`) when a guarded call is
+  given content the guard cannot classify; nothing is sent.
 
 docs/middleware.md is the guide.
 """
@@ -17,11 +19,13 @@ from __future__ import annotations
 from typing import Any, AsyncIterable, Iterable, Mapping
 
 from policylang.middleware.log import DecisionLog
+from policylang.middleware.messages import ContentShapeError
 from policylang.middleware.streaming import AsyncGuardedStream, GuardedStream, StreamGuard, stream_profile
 from policylang.middleware.wrap import wrap
 
 __all__ = [
     "AsyncGuardedStream",
+    "ContentShapeError",
     "DecisionLog",
     "GuardedStream",
     "StreamGuard",

@@ -185,6 +185,7 @@ class _SyncCompletions(_CompletionsBase):
             try:
                 mc = check_messages(self._guard, messages, ctx, table=self._table)
             except ContentShapeError as exc:
+                cl.add_bare("input", self._guard.policy_hash, "messages", {"detail": str(exc)})
                 cl.finish("error", {"error": type(exc).__name__})
                 raise
             cl.extend(mc.entries())
@@ -212,6 +213,7 @@ class _AsyncCompletions(_CompletionsBase):
             try:
                 mc = await acheck_messages(self._guard, messages, ctx, table=self._table)
             except ContentShapeError as exc:
+                cl.add_bare("input", self._guard.policy_hash, "messages", {"detail": str(exc)})
                 cl.finish("error", {"error": type(exc).__name__})
                 raise
             cl.extend(mc.entries())

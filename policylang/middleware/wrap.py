@@ -230,6 +230,7 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                     new = mc.messages
                 args, kwargs = _replace(args, kwargs, loc, new)
         except ContentShapeError as exc:
+            cl.add_bare("input", guard.policy_hash, None, {"detail": str(exc)})
             cl.finish("error", {"error": type(exc).__name__})
             raise
         return None, args, kwargs
@@ -251,6 +252,7 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                     new = mc.messages
                 args, kwargs = _replace(args, kwargs, loc, new)
         except ContentShapeError as exc:
+            cl.add_bare("input", guard.policy_hash, None, {"detail": str(exc)})
             cl.finish("error", {"error": type(exc).__name__})
             raise
         return None, args, kwargs
