@@ -84,6 +84,7 @@ _BREAK_BEFORE = frozenset(".,;:!?) \t\r\n")  # a whitespace after one of these i
 SLOW_BATCH = 16  # while matches are pending, evaluate (and release) at most every this many characters
 BASE_SLACK = 128  # released characters kept in the window before its base moves forward
 MAX_WINDOW = 8192  # a window base that finds no safe place moves anyway past this many characters
+REGEX_TIMEOUT = 0.05  # seconds per pending-start search; over it, the start is held (fail closed)
 
 
 # --------------------------------------------------------------------------- profile
@@ -259,12 +260,41 @@ def _build_profile(guard, stage: str) -> StreamProfile:
     unb = []
     for i in unbounded:
         spec = pats.specs[i]
-        rx = regex.compile(*regex_source(spec))
-        fb = regex_fallback_source(spec)
-        unb.append((i, rx, regex.compile(*fb) if fb is not None else None))
+        unb.append((i, _pending_twins(regex_source(spec)), _pending_twins(regex_fallback_source(spec))))
     ascii_fast = set(plan.normalize) <= _ASCII_INERT_STEPS
     return StreamProfile(stage, engine, redact_engine, triggers, fixed, tuple(unb), edge, ascii_fast,
                          bool(plan.normalize), tuple(global_rules))
+
+
+def _pending_twins(source: tuple[str, int] | None):
+    """Two :mod:`regex` twins whose leftmost hits give a pattern's earliest pending start.
+
+    A start ``s`` is *pending* when some way of matching the pattern from ``s`` reaches the
+    end of the text received so far: either a match ends exactly there (``P\\Z``: it may
+    still grow, or its right edge is not settled) or a match attempt ran out of text
+    (``P(?!)`` with ``partial=True``: it never completes, so `regex` reports the leftmost
+    attempt that hit the end). Asking for the first partial-or-complete match of ``P``
+    itself is not enough: a complete shorter alternative (``ab`` of ``ab+c|ab``, or a PEM
+    key's cut-off alternative) hides a longer one still in progress at the same start.
+    """
+    if source is None:
+        return None
+    pattern, flags = source
+    return (regex.compile(f"(?:{pattern})\\Z", flags), regex.compile(f"(?:{pattern})(?!)", flags))
+
+
+def _earliest_pending(twins, win: str, pos: int, timeout: float | None) -> int:
+    """Earliest pending start at or after ``pos`` in ``win`` (``len(win)`` when none)."""
+    end = len(win)
+    at_end, never = twins
+    best = end
+    m = at_end.search(win, pos, timeout=timeout)
+    if m is not None:
+        best = m.start()
+    m = never.search(win, pos, best, partial=True, timeout=timeout)
+    if m is not None and m.start() < best:
+        best = m.start()
+    return best
 
 
 # --------------------------------------------------------------------------- core
@@ -418,8 +448,7 @@ class StreamGuard:
         A pattern's pending start only moves forward, so patterns whose last known one is
         at or past ``w`` are not searched again.
         """
-        win, wb, r = self._win, self._wb, self._r
-        end = len(win)
+        wb, r = self._wb, self._r
         best = self._n
         ps = self._ps
         for k, (_, rx, rx2) in enumerate(self._unb):
@@ -428,21 +457,36 @@ class StreamGuard:
                     best = ps[k]
                 continue
             pos = max(ps[k], r, wb)
-            start = self._n
-            for m in rx.finditer(win, pos - wb, partial=True):
-                if m.partial or m.end() == end:
-                    start = m.start() + wb
-                    break
-            if rx2 is not None:
-                for m in rx2.finditer(win, pos - wb, partial=True):
-                    if m.partial or m.end() == end:
-                        start = min(start, m.start() + wb)
-                        break
+            start = self._pending_from(rx, rx2, pos)
             ps[k] = start
             if start < best:
                 best = start
         self._ps_min = best
         return best
+
+    def _pending_from(self, rx, rx2, pos: int) -> int:
+        """Earliest pending start (original offset) of one tracked pattern at or after ``pos``.
+
+        Regex work over its time budget fails closed: ``pos`` itself is taken as pending.
+        """
+        win, wb = self._win, self._wb
+        try:
+            start = _earliest_pending(rx, win, pos - wb, REGEX_TIMEOUT)
+            if rx2 is not None:
+                start = min(start, _earliest_pending(rx2, win, pos - wb, REGEX_TIMEOUT))
+        except TimeoutError:
+            return pos
+        return start + wb if start < len(win) else self._n
+
+    def _can_grow(self, s: int, e: int) -> bool:
+        """Whether a match of a tracked (long or unbounded) pattern that starts in ``[s, e)``
+        can still extend with more text: then a redaction there may still grow."""
+        if s < self._wb:
+            return True  # cannot be looked at again: hold (fails closed)
+        for _, rx, rx2 in self._unb:
+            if self._pending_from(rx, rx2, s) < e:
+                return True
+        return False
 
     def _advance_base(self) -> None:
         """Move the window base forward, to keep each window evaluation small.
@@ -521,6 +565,12 @@ class StreamGuard:
                 reds.append((s, e, red.replacement))
         for s, e, _ in reds:
             if s < w < e:
+                w = s
+                break
+            # A value wholly before the watermark is released only once no match inside it
+            # can still grow (a PEM key's cut-off alternative ends on a line; the full block
+            # is longer). This holds past ``hold_back``: a known secret is never split.
+            if e <= w and self._unb and self._can_grow(s, e):
                 w = s
                 break
         out = self._release(w, reds)

@@ -14,6 +14,8 @@ import time
 from bisect import bisect_left
 from typing import Any, Mapping, Sequence
 
+import regex
+
 from policylang.compile.conditions import Frame, ModelFailed
 from policylang.compile.plan import STAGES, CompiledRule, Plan
 from policylang.decision import PRECEDENCE, Citation, Decision, Evidence, fast_construct
@@ -27,6 +29,7 @@ MAX_EVIDENCE = 20
 MAX_REDACT_PASSES = 3
 MANY_CHUNK = 512  # texts per phase in check_many
 REVALIDATE_WINDOW = 256  # how far past a failed match a re-validated one may end
+REVALIDATE_CONTEXT = 64  # right context a re-validated end is confirmed with (lookahead, \\b)
 DEFAULT_MAX_TEXT_CHARS = 4_000_000  # longer texts are refused ("text too large"): bounded memory
 _EMPTY: Mapping = {}
 
@@ -136,24 +139,69 @@ class Engine:
         return raw
 
     def _revalidate(self, hit, ntext: str, validators) -> list[tuple[int, int]]:
-        """Validated matches that start inside a match whose check failed (overlapping search)."""
-        rx = self._regex_twins.get(hit.id)
-        if rx is None:
-            from policylang.compile.patterns import compile_regex
+        """Validated matches inside a match whose check failed, longest first at each start.
+
+        Every start in the failed match is tried (``"1234 4111 1111 1111 1111"`` holds a
+        valid card at its second group) and, at each start, every end from the longest down
+        (``"4111 1111 1111 1111 12/29"``: the 18-digit run fails Luhn, the 16-digit card
+        passes). Ends come from a leftmost-longest (POSIX) twin on the text cut at the last
+        rejected end; each one is confirmed on the real text with up to
+        ``REVALIDATE_CONTEXT`` characters of right context (``\\b`` after the cut is not
+        ``\\b`` in the text). Non-overlapping, in order.
+        """
+        twins = self._regex_twins.get(hit.id)
+        if twins is None:
+            from policylang.compile.patterns import regex_source
 
             try:
-                rx = compile_regex(self.plan.patterns.specs[hit.id])
+                pattern, flags = regex_source(self.plan.patterns.specs[hit.id])
+                twins = (regex.compile(pattern, flags | regex.POSIX), pattern, flags, {})
             except Exception:  # pragma: no cover - the spec compiled once already
                 return []
-            self._regex_twins[hit.id] = rx
+            self._regex_twins[hit.id] = twins
+        longest, pattern, flags, exact = twins
+        n = len(ntext)
+        limit = min(n, hit.end + REVALIDATE_WINDOW)
+        budget = self.regex_timeout
+        deadline = None if budget is None else time.monotonic() + budget
+
+        def left() -> float | None:
+            if deadline is None:
+                return None
+            t = deadline - time.monotonic()
+            if t <= 0:
+                raise TimeoutError
+            return t
+
+        def real(p: int, e: int) -> bool:
+            """The pattern matches exactly ntext[p:e], its right edge seeing the real text."""
+            k = min(REVALIDATE_CONTEXT, n - e)
+            rx = exact.get(k)
+            if rx is None:
+                rx = exact[k] = regex.compile(f"(?:{pattern})(?=[\\s\\S]{{{k}}}\\Z)", flags)
+            return rx.match(ntext, p, e + k, timeout=left()) is not None
+
         out: list[tuple[int, int]] = []
-        end = min(len(ntext), hit.end + REVALIDATE_WINDOW)
-        for mt in rx.finditer(ntext, hit.start + 1, end, overlapped=True, timeout=self.regex_timeout):
-            if mt.start() >= hit.end:
-                break
-            a, b = mt.span()
-            if b > a and (not out or a >= out[-1][1]) and all(v(ntext[a:b]) for v in validators):
-                out.append((a, b))
+        p = hit.start
+        while p < hit.end:
+            found = None
+            cut = limit
+            while cut > p:
+                m = longest.match(ntext, p, cut, timeout=left())
+                if m is None:
+                    break
+                e = m.end()
+                if e > p and real(p, e) and all(v(ntext[p:e]) for v in validators):
+                    found = (p, e)
+                    break
+                if e == p:
+                    break
+                cut = e - 1  # the next candidate ends before this one
+            if found is not None:
+                out.append(found)
+                p = found[1]
+            else:
+                p += 1
         return out
 
     def _phase1(self, text: str, stage: str, context: Mapping) -> _TextState:
