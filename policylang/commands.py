@@ -227,9 +227,10 @@ def cmd_explain(args, out=None, err=None) -> int:
         return EXIT_USAGE
     text = sys.stdin.read() if args.text == "-" else args.text
     d = guard.check(text, stage=args.stage, context=_context_arg(args.context))
+    status = 1 if d.action == "refuse" else 0  # like `grep`: scripts can test for a refusal
     if args.json:
         print(d.model_dump_json(indent=2), file=out)
-        return 0
+        return status
     color = hasattr(out, "isatty") and out.isatty()
     sources = {i.module.source.name: i.module.source for i in guard.plan.policy_set.infos}
     print(f"decision: {d.action}", file=out)
@@ -256,7 +257,7 @@ def cmd_explain(args, out=None, err=None) -> int:
                 print(f"  {e.matcher}{label} score {e.score:.3f}{extra}", file=out)
     for e in d.errors:
         print(f"error: {e}", file=out)
-    return 0
+    return status
 
 
 # ---------------------------------------------------------------------------- test

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from policylang._source import SourceFile
 from policylang.diagnostics import Diagnostic, Severity
+from policylang.errors import PolicyError
 
 POLICY_SUFFIX = ".policy"
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -100,8 +101,12 @@ def read_source(path: str | os.PathLike) -> SourceFile | Diagnostic:
     return decode_source(name, data)
 
 
-class UsageError(Exception):
-    """A command-line mistake that is not about policy text (exit code 2)."""
+class UsageError(PolicyError):
+    """A path or argument mistake that is not about policy text: a missing file, a folder
+    without policies (exit code 2 on the command line; a :class:`PolicyError` in Python)."""
+
+    def __init__(self, message: str, diagnostics=()):
+        super().__init__(message, diagnostics)
 
 
 def discover(paths) -> list[Path]:

@@ -1,5 +1,7 @@
 """The public API is small and stable: pin it."""
 
+import pytest
+
 import policylang
 
 
@@ -34,3 +36,11 @@ def test_guard_surface():
     for name in ("check", "check_many", "acheck", "acheck_many", "wrap", "stream", "openai", "close"):
         assert callable(getattr(g, name)), name
     assert g.policy_hash.startswith("sha256:") and g.rule_ids == ("r",)
+
+
+def test_missing_policy_file_is_a_policy_error(tmp_path):
+    with pytest.raises(policylang.PolicyError, match="no such file"):
+        policylang.load(tmp_path / "missing.policy")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(policylang.PolicyError):
+        policylang.load(tmp_path / "empty")
