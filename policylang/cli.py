@@ -16,6 +16,7 @@ import argparse
 import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -50,30 +51,6 @@ def _configure_check(p: argparse.ArgumentParser) -> None:
                    help="a folder word files may come from besides each policy's own (repeatable)")
 
 
-def _expand_targets(paths) -> list[str]:
-    """Files (folders expanded) and pack names, each once, in the order given.
-
-    Raises ``UsageError`` for a path that does not exist or a folder without policies.
-    """
-    from pathlib import Path
-
-    from policylang.loader import discover
-
-    out: list[str] = []
-    seen: set[str] = set()
-    for raw in paths:
-        text = str(raw)
-        if text.isidentifier() and not Path(text).exists():
-            items = [(text, "pack:" + text)]  # a built-in pack (load_modules reports an unknown one)
-        else:
-            items = [(str(f), str(f.resolve())) for f in discover([raw])]
-        for target, key in items:
-            if key not in seen:
-                seen.add(key)
-                out.append(target)
-    return out
-
-
 def _sources(infos, diagnostics) -> dict:
     """File name -> SourceFile for every file a diagnostic points into."""
     from policylang.loader import is_pack_file, pack_source, read_source
@@ -99,16 +76,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     """``policylang check PATH...``: parse and check policies, print diagnostics like a compiler."""
     from policylang.check.checker import check
     from policylang.diagnostics.render import render, summary
-    from policylang.loader import FileEnvironment, load_modules
+    from policylang.loader import FileEnvironment, expand_targets, load_modules
 
-    targets = _expand_targets(args.paths)
+    targets = expand_targets(args.paths)
     n_files = len(targets)
-    infos, load_diags = load_modules(targets)
-    result = check(infos, FileEnvironment(args.word_root))
-    check_diags = list(result.diagnostics)
-    if any(d.is_error for d in load_diags):
-        check_diags = [d for d in check_diags if d.code not in _NAME_CODES]
-    diagnostics = sorted(list(load_diags) + check_diags, key=lambda d: (d.span.file, d.span.start, d.code))
+    env = FileEnvironment(args.word_root)
+    infos: list = []
+    diagnostics: list = []
+    seen: set = set()
+    for target in targets:  # each file is an entry policy, checked with what it composes
+        entry_infos, load_diags = load_modules([target])
+        result = check(entry_infos, env)
+        check_diags = list(result.diagnostics)
+        if any(d.is_error for d in load_diags):
+            check_diags = [d for d in check_diags if d.code not in _NAME_CODES]
+        infos.extend(entry_infos)
+        for d in list(load_diags) + check_diags:  # a file two entries include is reported once
+            file = d.span.file if d.span.file.startswith("<") else str(Path(d.span.file).resolve())
+            key = (file, d.span.start, d.code, d.message)
+            if key not in seen:
+                seen.add(key)
+                diagnostics.append(d)
+    diagnostics.sort(key=lambda d: (d.span.file, d.span.start, d.code))
     if diagnostics:
         out = render(diagnostics, _sources(infos, diagnostics), args.format)
         sys.stdout.write(out if out.endswith("\n") else out + "\n")

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from policylang.errors import PolicyError
 from policylang.evaluation import Line, check_batch, dumps_line, evaluate, iter_jsonl, render_text, text_error
-from policylang.loader import UsageError
+from policylang.loader import UsageError, expand_targets
 
 SCAN_BATCH = 256
 #: exit codes of the commands that run a policy (scan, eval, explain, test)
@@ -272,10 +272,15 @@ def cmd_test(args, out=None, err=None) -> int:
 
     out = out or sys.stdout
     err = err or sys.stderr
-    guard = _load_guard(args.paths, err, args.word_root)
-    if guard is None:
-        return EXIT_USAGE
-    results = run_tests(guard)
+    results = []
+    broken = 0
+    for target in expand_targets(args.paths):  # each file's tests run against what that file composes
+        guard = _load_guard([target], err, args.word_root)
+        if guard is None:
+            broken += 1
+            continue
+        results.extend(run_tests(guard))
+        guard.close()
     failed = [r for r in results if not r.passed]
     for r in results:
         if r.passed and not args.quiet:
@@ -285,6 +290,9 @@ def cmd_test(args, out=None, err=None) -> int:
             for p in r.problems:
                 print(f"     {p}", file=out)
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed", file=out)
-    if not results:
+    if not results and not broken:
         print("warning: no test blocks found", file=err)
+    if broken:
+        print(f"error: {broken} {'policy does' if broken == 1 else 'policies do'} not load", file=err)
+        return EXIT_USAGE
     return 1 if failed else 0

@@ -126,6 +126,26 @@ def discover(paths) -> list[Path]:
     return found
 
 
+def expand_targets(paths) -> list[str]:
+    """Files (folders expanded) and pack names, each once, in the order given.
+
+    Raises ``UsageError`` for a path that does not exist or a folder without policies.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in paths:
+        text = str(raw)
+        if text.isidentifier() and not Path(text).exists():
+            items = [(text, "pack:" + text)]  # a built-in pack (load_modules reports an unknown one)
+        else:
+            items = [(str(f), str(f.resolve())) for f in discover([raw])]
+        for target, key in items:
+            if key not in seen:
+                seen.add(key)
+                out.append(target)
+    return out
+
+
 # ---------------------------------------------------------------------------- word files
 #: Limits on ``words NAME = file "..."`` (PL217 past them). A file is read with a bounded
 #: read: never more than ``max_bytes + 1`` bytes, whatever the file claims to be.
@@ -264,21 +284,54 @@ def _parse(source: SourceFile, namespace: str, active: bool, diags: list):
     return ModuleInfo(result.module, namespace, active)
 
 
+def _namespace_of(info) -> str:
+    """The namespace a composed file lives in: its ``policy NAME``, else its file stem."""
+    decl = info.module.policy
+    if decl is not None:
+        return decl.name.value
+    stem = Path(info.module.source.name).stem
+    return stem if stem.isidentifier() else "_" + "".join(c if c.isalnum() else "_" for c in stem)
+
+
+def _display_path(path: Path) -> str:
+    """A path as diagnostics show it: relative to the working folder when under it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _include_error(code: str, message: str, span, help: str | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, help=help)
+
+
 def load_modules(targets) -> tuple[list, list[Diagnostic]]:
-    """Parse policy targets and the packs they ``use``.
+    """Parse policy targets, the files they ``include`` and the packs they ``use``.
 
     A target is a path (file or folder), the name of a built-in pack, or a
-    ``SourceFile``. Returns ``(module_infos, diagnostics)``; raises ``UsageError`` for a
-    path that does not exist or a folder with no policies.
+    ``SourceFile``. Every user file given is an *entry* policy. One entry lives in the
+    global namespace (its rule ids are bare); when several are loaded together each lives
+    in the namespace of its ``policy NAME`` (rule ids ``NAME.rule``), so two unrelated
+    policies may use the same names. A file brought in by ``include`` lives in the
+    namespace of its policy name too: its definitions are ``NAME.x`` to the includer, its
+    rules run, its tests run only when it is itself an entry.
+
+    Returns ``(module_infos, diagnostics)``; raises ``UsageError`` for a path that does
+    not exist or a folder with no policies.
     """
+    from dataclasses import replace
+
+    from policylang.syntax import ast
+
     diags: list[Diagnostic] = []
-    infos: list = []
+    entries: list = []  # (info, resolved path or None)
+    packs: list = []
     active_packs: set[str] = set()
     for target in targets:
         if isinstance(target, SourceFile):
             info = _parse(target, "", True, diags)
             if info is not None:
-                infos.append(info)
+                entries.append((info, None))
             continue
         text = str(target)
         if text.isidentifier() and not Path(text).exists():
@@ -289,7 +342,7 @@ def load_modules(targets) -> tuple[list, list[Diagnostic]]:
                 active_packs.add(text)
                 info = _parse(src, text, True, diags)
                 if info is not None:
-                    infos.append(info)
+                    packs.append(info)
             continue
         for path in discover([target]):
             src = read_source(path)
@@ -298,12 +351,85 @@ def load_modules(targets) -> tuple[list, list[Diagnostic]]:
                 continue
             info = _parse(src, "", True, diags)
             if info is not None:
-                infos.append(info)
+                entries.append((info, path.resolve()))
+
+    # namespaces of the entries: global for one, the policy name for several
+    taken: dict[str, object] = {}  # namespace -> the declaration (or file) that holds it
+    infos: list = []
+    by_path: dict[Path, str] = {}
+    for info, path in entries:
+        if len(entries) > 1:
+            ns = _namespace_of(info)
+            if ns in taken or pack_source(ns) is not None:
+                decl = info.module.policy
+                span = decl.name.span if decl is not None else info.module.source.span_at(0)
+                what = "a built-in pack" if ns not in taken else f"the policy in `{taken[ns]}`"
+                diags.append(_include_error(
+                    "PL115", f"policy name `{ns}` is already taken by {what}", span,
+                    help="policies loaded together each need their own `policy NAME`"))
+                continue
+            taken[ns] = info.module.source.name
+            info = replace(info, namespace=ns)
+        if path is not None:
+            by_path[path] = info.namespace
+        infos.append(info)
+    for info in packs:
+        taken[info.namespace] = info.module.source.name
+    infos.extend(packs)
+
+    # files brought in by `include`, transitively; each module's includes become names it uses
+    extra_uses: dict[int, list[str]] = {}
+    queue = list(range(len(infos)))
+    while queue:
+        k = queue.pop(0)
+        info = infos[k]
+        for inc in info.module.of_type(ast.Include):
+            for raw in inc.paths:
+                if is_pack_file(info.module.source.name) is not None or info.module.source.name.startswith("<"):
+                    here = base_dir(info.module.source.name)
+                else:
+                    here = Path(info.module.source.name).resolve().parent
+                path = (here / raw.value).resolve()
+                if path in by_path:
+                    ns = by_path[path]
+                    if ns == info.namespace:
+                        diags.append(_include_error("PL114", f"`{raw.value}` includes this file itself", raw.span))
+                        continue
+                    extra_uses.setdefault(k, []).append(ns)
+                    continue
+                if not path.is_file() or path.suffix != POLICY_SUFFIX:
+                    diags.append(_include_error(
+                        "PL114", f"cannot include `{raw.value}`: " + (
+                            "not a .policy file" if path.exists() else "no such file"), raw.span,
+                        help=f"include paths are relative to the including file's folder (`{here}`)"))
+                    continue
+                src = read_source(_display_path(path))
+                if isinstance(src, Diagnostic):
+                    diags.append(src)
+                    continue
+                sub = _parse(src, "", True, diags)
+                if sub is None:
+                    continue
+                ns = _namespace_of(sub)
+                if ns in taken or pack_source(ns) is not None or ns == "":
+                    what = "a built-in pack" if ns not in taken else f"`{taken[ns]}`"
+                    diags.append(_include_error(
+                        "PL115", f"`{raw.value}` is policy `{ns}`, a name already taken by {what}", raw.span,
+                        help="give the included file its own `policy NAME`"))
+                    continue
+                taken[ns] = src.name
+                by_path[path] = ns
+                infos.append(replace(sub, namespace=ns, entry=False))
+                extra_uses.setdefault(k, []).append(ns)
+                queue.append(len(infos) - 1)
+    for k, names in extra_uses.items():
+        infos[k] = replace(infos[k], _uses=tuple(infos[k].uses) + tuple(n for n in names if n not in infos[k].uses))
+
     # packs brought in by `use`, transitively
     loaded = {i.namespace for i in infos if i.namespace}
-    queue = [u for i in infos for u in i.uses]
-    while queue:
-        name = queue.pop(0)
+    queue2 = [u for i in infos for u in i.uses]
+    while queue2:
+        name = queue2.pop(0)
         if name in loaded:
             continue
         loaded.add(name)
@@ -313,7 +439,7 @@ def load_modules(targets) -> tuple[list, list[Diagnostic]]:
         info = _parse(src, name, False, diags)
         if info is not None:
             infos.append(info)
-            queue.extend(info.uses)
+            queue2.extend(info.uses)
     return infos, diags
 
 

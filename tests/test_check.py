@@ -550,10 +550,16 @@ def test_check_source_reports_syntax_and_check_diagnostics_together():
     assert ok.ok and ok.diagnostics == () and len(ok.policy_set.rules) == 2
     bad = check_source("policy t\npattern x = /(a/\nrule r on input:\n  when\n", name="bad.policy")
     assert [d.code for d in bad.diagnostics] == ["PL007"] and bad.policy_set is None
-    two = check_source([SourceFile("a.policy", "policy a\npattern x = /xx+/\n"),
-                        SourceFile("b.policy", 'policy b\nprinciple p "P."\nrule r on input:\n  when x\n  flag\n'
-                                                '  because p\n')])
+    # two entry policies are two namespaces: the same names may be defined in both...
+    rule = 'principle p "P."\npattern x = /xx+/\nrule r on input:\n  when x\n  flag\n  because p\n'
+    two = check_source([SourceFile("a.policy", "policy a\n" + rule), SourceFile("b.policy", "policy b\n" + rule)])
     assert two.ok and two.diagnostics == ()
+    assert sorted(r.rule_id for r in two.policy_set.rules) == ["a.r", "b.r"]
+    # ...and one does not see the other's definitions unless it includes it
+    apart = check_source([SourceFile("a.policy", "policy a\npattern x = /xx+/\n"),
+                          SourceFile("b.policy", 'policy b\nprinciple p "P."\nrule r on input:\n  when x\n  flag\n'
+                                                  '  because p\n')])
+    assert [d.code for d in apart.diagnostics] == ["PL101"] and "include" in apart.diagnostics[0].help
 
 
 # ------------------------------------------------------------------ embedders and heads

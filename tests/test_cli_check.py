@@ -181,12 +181,13 @@ def test_bad_files_get_diagnostics(files, capsys):
 
 def test_syntax_error_in_one_file_does_not_flood_the_others(files, capsys):
     (files / "defs.policy").write_text('policy defs\npattern shared = /shared-\\d+/\nrule r on input:\n  when\n')
-    (files / "uses.policy").write_text('policy uses\nprinciple p "P."\nrule u on input:\n'
-                                       '  when shared\n  refuse\n  because p\n')
+    (files / "uses.policy").write_text('policy uses\ninclude "defs.policy"\nprinciple p "P."\nrule u on input:\n'
+                                       '  when defs.shared\n  refuse\n  because p\n')
     code, out, _ = run(capsys, "check", "--format", "concise", "defs.policy", "uses.policy")
     assert code == 1
     assert "error[PL007]" in out
-    assert "PL101" not in out  # `shared` may well be defined in the file that did not parse
+    assert "PL101" not in out  # `defs.shared` may well be defined in the file that did not parse
+    assert out.count("error[PL007]") == 1  # the included file's error is reported once, not per entry
 
 
 def test_python_dash_m(files):

@@ -109,7 +109,7 @@ def _passes() -> tuple[tuple[str, Pass], ...]:
 def policy_digest(infos: Iterable[ModuleInfo], word_lists: dict[str, tuple[str, ...]]) -> str:
     h = hashlib.sha256()
     for info in sorted(infos, key=lambda i: (i.namespace, i.module.source.name)):
-        h.update(f"{info.namespace}\0{int(info.active)}\0{info.module.source.name}\0".encode())
+        h.update(f"{info.namespace}\0{int(info.active)}{int(info.entry)}\0{info.module.source.name}\0".encode())
         h.update(info.module.source.text.encode("utf-8", "surrogatepass"))
     for key in sorted(word_lists):
         h.update(key.encode() + b"\0" + "\n".join(word_lists[key]).encode("utf-8", "surrogatepass"))
@@ -167,7 +167,7 @@ def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_di
         infos=infos,
         symbols=ctx.symbols,
         rules=tuple(ctx.active_rules),
-        tests=tuple(TestInfo(t, i) for i in infos if i.active for t in i.module.of_type(ast.Test)),
+        tests=tuple(TestInfo(t, i) for i in infos if i.active and i.entry for t in i.module.of_type(ast.Test)),
         normalize=normalize_steps(infos),
         word_lists=dict(ctx.word_lists),
         digest=policy_digest(infos, ctx.word_lists),

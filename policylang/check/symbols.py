@@ -1,13 +1,15 @@
 """Name resolution shared by the checker and the compiler.
 
-Namespaces: every user policy file shares the global namespace ``""``; a built-in pack
-lives in the namespace of its name (``pii``). A reference ``a.b.c`` made inside a module
+Namespaces: a single entry policy lives in the global namespace ``""``; when several
+entries are loaded together, and for every file brought in by ``include``, a file lives
+in the namespace of its ``policy NAME``; a built-in pack lives in the namespace of its
+name (``pii``). What a module ``include``s counts as a pack it uses. A reference ``a.b.c`` made inside a module
 of namespace ``ns`` resolves, in order, as
 
 1. ``context.ATTR...``: a request-context attribute;
 2. ``text``: the text being checked (for ``len(text)``);
 3. a definition ``a`` of the module's own namespace (then ``b`` is a classifier label);
-4. a pack ``a`` the module uses: ``a`` alone is the pack's matcher group (any of its
+4. a pack (or included policy) ``a`` the module uses: ``a`` alone is the pack's matcher group (any of its
    matchers), ``a.b`` a definition of the pack (then ``c`` a classifier label).
 """
 
@@ -28,6 +30,7 @@ class ModuleInfo:
     module: ast.Module
     namespace: str = ""  # "" for user files, the pack name for packs
     active: bool = True  # False for packs brought in by `use`: their rules and tests don't run
+    entry: bool = True  # False for files brought in by `include`: their rules run, their tests don't
     _uses: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):

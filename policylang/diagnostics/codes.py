@@ -54,6 +54,8 @@ _ALL = [
     Code("PL111", "unknown-annotation", W, "an annotation policylang does not know"),
     Code("PL112", "unknown-embedder", E, "a head or topic is declared on an embedder that is not declared"),
     Code("PL113", "embedder-has-no-score", E, "a rule reads an embedder, which has no score"),
+    Code("PL114", "include-not-found", E, "`include` names a file that is not a readable .policy file"),
+    Code("PL115", "duplicate-policy-name", E, "two policies composed together have the same name"),
     # types and semantics
     Code("PL201", "invalid-regex", E, "a pattern is not a valid regular expression"),
     Code("PL202", "matches-empty", E, "a pattern matches the empty string"),

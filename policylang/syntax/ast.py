@@ -113,6 +113,14 @@ class Use:
 
 
 @dataclass(frozen=True, slots=True)
+class Include:
+    """``include "a.policy", ...``: other policy files composed into this one."""
+
+    paths: tuple[Str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Normalize:
     steps: tuple[Name, ...]
     span: Span
@@ -282,7 +290,7 @@ class Test:
     span: Span
 
 
-Decl = Union[PolicyDecl, Principle, Use, Normalize, Pattern, Words, Embedder, Classifier, Topic, Rule, Test]
+Decl = Union[PolicyDecl, Principle, Use, Include, Normalize, Pattern, Words, Embedder, Classifier, Topic, Rule, Test]
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,9 @@ class ToAst(Transformer):
     def use_decl(self, children):
         return ast.Use(tuple(c for c in children if isinstance(c, ast.Name)), self._span(children))
 
+    def include_decl(self, children):
+        return ast.Include(tuple(c for c in children if isinstance(c, ast.Str)), self._span(children))
+
     def normalize_decl(self, children):
         return ast.Normalize(tuple(c for c in children if isinstance(c, ast.Name)), self._span(children))
 

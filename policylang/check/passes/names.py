@@ -80,6 +80,8 @@ def run(ctx: CheckContext):
                 hint = did_you_mean(ref.dotted, syms.candidates(r.info))
                 if hint is None and head in syms.namespaces and head not in r.info.uses:
                     hint = f"add `use {head}` to this policy"
+                if hint is None:
+                    hint = _defined_elsewhere(syms, r.info, head)
                 yield error("PL101", f"undefined name `{ref.dotted}`", ref.span, help=hint,
                             label="not defined", rule_id=r.rule_id)
         for call in _calls(r.node):
@@ -90,10 +92,30 @@ def run(ctx: CheckContext):
         if r.node.citation is not None:
             for p in r.node.citation.principles:
                 if syms.principle(r.info, p.value) is None:
-                    names = [s.local for s in syms.table.values() if isinstance(s.node, ast.Principle)]
+                    visible = [s.local for (ns, _), s in syms.table.items()
+                               if isinstance(s.node, ast.Principle) and ns in (r.info.namespace, "")]
+                    hint = did_you_mean(p.value, [n for n in visible if n != p.value])
+                    if hint is None:
+                        elsewhere = [s for s in syms.table.values()
+                                     if isinstance(s.node, ast.Principle) and s.local == p.value]
+                        if elsewhere:
+                            where = elsewhere[0].namespace or elsewhere[0].info.module.source.name
+                            hint = (f"`{p.value}` is a principle of `{where}`; principles are not shared "
+                                    f"between policies: declare it here with `principle {p.value} \"text\"`")
                     yield error("PL105", f"unknown principle `{p.value}`", p.span,
-                                help=did_you_mean(p.value, names) or "declare it with `principle NAME \"text\"`",
-                                rule_id=r.rule_id)
+                                help=hint or "declare it with `principle NAME \"text\"`", rule_id=r.rule_id)
+
+
+def _defined_elsewhere(syms, info, name: str) -> str | None:
+    """A hint for a name that another user policy of the set defines (it needs `include`)."""
+    for (ns, local), sym in syms.table.items():
+        if local != name or ns == info.namespace or isinstance(sym.node, ast.Principle):
+            continue
+        src = sym.info.module.source.name
+        if not src.startswith("<pack:"):  # a built-in pack gets "add `use`" instead
+            return (f"`{name}` is defined in policy `{ns or src}` ({src}); each policy file is its own "
+                    f"namespace: add `include \"{src}\"` and write `{ns or 'NAME'}.{name}`")
+    return None
 
 
 def _calls(rule: ast.Rule):
