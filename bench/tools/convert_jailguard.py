@@ -162,6 +162,7 @@ def main(out_dir: Path = DEFAULT_OUT) -> int:
         "max_length": 128,
         "embedder": "all-MiniLM-L6-v2, mean-pooled, L2-normalised (builtin:minilm)",
         "source": f"jailguard=={version}",
+        "license": "MIT OR Apache-2.0",
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     dist = metadata.distribution("jailguard")

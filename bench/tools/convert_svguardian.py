@@ -274,6 +274,7 @@ def main(out_dir: Path = DEFAULT_OUT) -> int:
         "activation": "none",
         "output": "probabilities",
         "source": f"securevector-guardian-model=={version}",
+        "license": "Apache-2.0",
         "upstream_threshold": b["threshold"],
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -109,6 +109,7 @@ class ModelRunner:
             return None
         model = loaded[1]
         info = {"digest": str(getattr(model, "digest", "")), "provider": str(getattr(model, "provider", ""))}
+        info.update(self._m.model_provenance(info["digest"], getattr(model, "config", None)))
         if loaded[0] == "head":
             info["embedder"] = str(loaded[2][2].name)
         return info

