@@ -73,17 +73,25 @@ from importlib import resources
 
 import numpy as np
 
+from policylang.runtime import views as _views
+
 __all__ = ["STEPS", "DEFAULT_STEPS", "UnknownStep", "Normalizer", "NormalizedText"]
 
-STEPS: tuple[str, ...] = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex")
+# Fold steps (in place, with an offset map), then views (appended, each with its own map).
+VIEW_STEPS: tuple[str, ...] = ("spaced", "rot13", "reversed", "urlencoding", "base32", "braille", "morse",
+                               "nato", "zalgo", "tags", "variation_selectors")
+STEPS: tuple[str, ...] = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex") + VIEW_STEPS
 DEFAULT_STEPS: tuple[str, ...] = ("nfkc", "invisible")
 
 # Order in which steps are applied (and the canonical order of Normalizer.steps).
-_ORDER: tuple[str, ...] = ("invisible", "nfkc", "confusables", "leetspeak", "base64", "hex")
+_ORDER: tuple[str, ...] = ("invisible", "nfkc", "confusables", "leetspeak", "base64", "hex") + VIEW_STEPS
 
-_INVISIBLE, _NFKC, _CONFUSABLES, _LEET, _B64, _HEX = (1 << i for i in range(6))
+(_INVISIBLE, _NFKC, _CONFUSABLES, _LEET, _B64, _HEX, _SPACED, _ROT13, _REVERSED, _URL, _B32, _BRAILLE,
+ _MORSE, _NATO, _ZALGO, _TAGS, _VS) = (1 << i for i in range(17))
 _FLAG = {"invisible": _INVISIBLE, "nfkc": _NFKC, "confusables": _CONFUSABLES,
-         "leetspeak": _LEET, "base64": _B64, "hex": _HEX}
+         "leetspeak": _LEET, "base64": _B64, "hex": _HEX, "spaced": _SPACED, "rot13": _ROT13,
+         "reversed": _REVERSED, "urlencoding": _URL, "base32": _B32, "braille": _BRAILLE, "morse": _MORSE,
+         "nato": _NATO, "zalgo": _ZALGO, "tags": _TAGS, "variation_selectors": _VS}
 # Steps that never change a pure-ASCII text.
 _ASCII_INERT = _INVISIBLE | _NFKC | _CONFUSABLES
 _PRE = _INVISIBLE | _NFKC | _CONFUSABLES  # steps with a per-character offset map
@@ -400,11 +408,7 @@ _B64_RE = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d,}(?:={1,2})?(?![
 _HEX_RE = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){%d,}(?![0-9A-Fa-f])" % (MIN_BLOB_LEN // 2))
 
 
-def _printable_enough(s: str) -> bool:
-    if len(s) < 4:
-        return False
-    good = sum(1 for c in s if c.isprintable() or c in "\t\n\r")
-    return good >= PRINTABLE_RATIO * len(s) and any(c.isalnum() for c in s)
+_printable_enough = _views.printable_enough
 
 
 def _utf8_prefix(data: bytes) -> str | None:
@@ -460,22 +464,69 @@ def _decode_hex(run: str, budget: int) -> str | None:
     return s[:budget]
 
 
+_B32_RE = re.compile(r"[A-Z2-7]+|[a-z2-7]+")
+# Run finder at C speed: the text's characters as classes (base64 alphabet -> "b",
+# "=" -> "=", anything else -> " "; non-ASCII characters are one "?" each, so class
+# positions are code-point positions), then a literal-prefix search for 14 "b"s.
+_B64_CLASSES = bytes(
+    (0x62 if (chr(i).isascii() and (chr(i).isalnum() or chr(i) in "+/_-")) else 0x3D if i == 0x3D else 0x20)
+    for i in range(256))
+_B64_RUN_BYTES = re.compile(b"b" * (MIN_BLOB_LEN - 2) + b"b*")
+
+
+def _decode_b32(run: str, budget: int) -> str | None:
+    body = run.rstrip("=")
+    npad = len(run) - len(body)
+    if len(body) < MIN_BLOB_LEN or not _B32_RE.fullmatch(body):
+        return None
+    if len(body) % 8 not in (0, 2, 4, 5, 7) or (npad and (len(body) + npad) % 8):
+        return None
+    limit = budget * 8 // 5 // 8 * 8 + 8
+    if len(body) > limit:
+        body = body[:limit]
+    body = body.upper()
+    body += "=" * (-len(body) % 8)
+    try:
+        data = base64.b32decode(body)
+    except (binascii.Error, ValueError):
+        return None
+    s = _utf8_prefix(data)
+    if s is None or not _printable_enough(s):
+        return None
+    return s[:budget]
+
+
 def _find_blobs(text: str, flags: int) -> list[tuple[int, int, str]]:
-    """``[(start, end, decoded)]`` for blobs of ``text`` that decode to text, in order."""
+    """``[(start, end, decoded)]`` for blobs of ``text`` that decode to text, in order.
+
+    Base64, base32 and hex runs all lie inside runs of 14+ characters of the base64
+    alphabet, found with one ``bytes.translate`` and a literal-prefix search; the
+    per-kind checks and decoders run on those runs only.
+    """
     found: list[tuple[int, int, str]] = []
     budget = MAX_DECODED_CHARS
     attempts = 0
-    candidates: list[tuple[int, int, str, object]] = []
-    for flag, rx, dec in ((_B64, _B64_RE, _decode_b64), (_HEX, _HEX_RE, _decode_hex)):
-        if not flags & flag:
-            continue
-        for m in rx.finditer(text):
-            candidates.append((m.start(), m.end(), m.group(), dec))
-            if len(candidates) >= 2 * MAX_BLOB_ATTEMPTS:
-                break
-    candidates.sort(key=lambda c: (c[0], c[1]))
+    candidates: list[tuple[int, int, int, str, object]] = []
+    cls = text.encode("ascii", "replace").translate(_B64_CLASSES)
+    n = len(cls)
+    cap = 2 * MAX_BLOB_ATTEMPTS
+    for m in _B64_RUN_BYTES.finditer(cls):
+        if len(candidates) >= cap:
+            break
+        s, e = m.span()
+        k = 0
+        while e + k < n and cls[e + k] == 0x3D and k < 7:
+            k += 1
+        if flags & _B32 and k in (0, 1, 3, 4, 6):
+            candidates.append((s, e + k, 0, text[s:e + k], _decode_b32))
+        if flags & _B64 and k <= 2 and (e + k >= n or cls[e + k] != 0x62):
+            candidates.append((s, e + k, 1, text[s:e + k], _decode_b64))
+        if flags & _HEX:
+            for h in _HEX_RE.finditer(text, s, e):
+                candidates.append((h.start(), h.end(), 2, h.group(), _decode_hex))
+    candidates.sort(key=lambda c: (c[0], c[1], c[2]))
     seen: set[tuple[int, int]] = set()
-    for start, end, run, dec in candidates:
+    for start, end, _kind, run, dec in candidates:
         if len(found) >= MAX_BLOBS or budget <= 0 or attempts >= MAX_BLOB_ATTEMPTS:
             break
         if (start, end) in seen:
@@ -775,14 +826,94 @@ def _build_map(original: str, flags: int) -> tuple[str, np.ndarray | None, np.nd
 
 
 # --------------------------------------------------------------------------- results
+# Kinds of appended segments: how a character of the segment maps back.
+_K_LEET = 0    # leetspeak view of the main text: char for char, main position ms + p - ts
+_K_SPAN = 1    # decoded blob (or its leetspeak view): every character maps to main [ms, me)
+_K_ROT13 = 2   # rot13 view of the main text: char for char, like _K_LEET
+_K_REV = 3     # reversed main text: position p is main position me - 1 - (p - ts)
+_K_RUNS = 4    # decoded-runs view of the main text: a _RunsMap to main positions
+_K_ORIG = 5    # decoded from the ORIGINAL text (tags, variation selectors): per-character
+#                original ranges, or the original range [ms, me) for every character
+_CHAR_FOR_CHAR = (_K_LEET, _K_ROT13)
+
+
+class _RunsMap:
+    """Map of a decoded-runs view to main-text positions.
+
+    ``pieces`` tile the view in order: ``(view start, view end, base start, base end,
+    cmap)``; a piece with ``cmap`` ``None`` is unchanged base text (char for char), any
+    other maps view character ``k`` to base range ``cmap[k - view start]``. ``keep`` (when
+    combining marks were stripped first) maps base position ``b`` to main position
+    ``keep[b]``; a base range ``[x, y)`` is the main range ``[keep[x], keep[y])`` (the marks
+    after its last character included).
+    """
+
+    __slots__ = ("starts", "pieces", "keep", "main_len")
+
+    def __init__(self, pieces, keep, main_len):
+        self.pieces = pieces
+        self.starts = [p[0] for p in pieces]
+        self.keep = keep
+        self.main_len = main_len
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        """Main range of view characters ``[a, b)`` (``a < b``, view-local)."""
+        pieces = self.pieces
+        i = max(0, bisect_right(self.starts, a) - 1)
+        lo, hi = 1 << 62, -1
+        while i < len(pieces) and pieces[i][0] < b:
+            vs, ve, bs, _be, cmap = pieces[i]
+            x0, x1 = (a if a > vs else vs), (b if b < ve else ve)
+            if x0 < x1:
+                if cmap is None:
+                    p, q = bs + x0 - vs, bs + x1 - vs
+                else:
+                    sub = cmap[x0 - vs:x1 - vs]
+                    p, q = min(c[0] for c in sub), max(c[1] for c in sub)
+                lo = p if p < lo else lo
+                hi = q if q > hi else hi
+            i += 1
+        keep = self.keep
+        if keep is not None:
+            lo = keep[lo]
+            hi = keep[hi] if hi < len(keep) else self.main_len
+        return lo, hi
+
+
+def _runs_view(base: str, reps: list, keep, main_len: int):
+    """``(view text, _RunsMap)``: ``base`` with the non-overlapping runs of ``reps`` replaced."""
+    reps = sorted(reps, key=lambda r: (r[0], -r[1]))
+    pieces, chunks = [], []
+    pos = vpos = 0
+    for start, end, out, cmap in reps:
+        if start < pos or not out:
+            continue  # overlaps a run already taken
+        if start > pos:
+            pieces.append((vpos, vpos + start - pos, pos, start, None))
+            chunks.append(base[pos:start])
+            vpos += start - pos
+        pieces.append((vpos, vpos + len(out), start, end, cmap))
+        chunks.append(out)
+        vpos += len(out)
+        pos = end
+    if pos < len(base) or not pieces:
+        pieces.append((vpos, vpos + len(base) - pos, pos, len(base), None))
+        chunks.append(base[pos:])
+    return "".join(chunks), _RunsMap(tuple(pieces), keep, main_len)
+
+
 class NormalizedText:
     """The text the scanner sees, and the way back to the original.
 
     ``text`` is the normalized main text (``text[:main_length]``), followed by the
-    appended segments, each after a ``"\\n"`` separator: the leetspeak view of the
-    main text (when it differs from it), then per decoded base64/hex blob the
-    decoded text and its own leetspeak view (when that differs). ``identity`` is
-    true when ``text`` is ``original`` and every span maps to itself.
+    appended segments, each after a ``"\\n"`` separator, in this order: the
+    leetspeak view of the main text (when it differs from it), its rot13 view, its
+    reversed view, its decoded-runs view (spaced letters collapsed, morse, NATO,
+    braille and %xx runs decoded, zalgo marks stripped), then per decoded
+    base64/base32/hex blob the decoded text and its own leetspeak view (when that
+    differs), then text decoded from tag characters and variation selectors of the
+    original. Each view exists only when declared and when the text holds a candidate.
+    ``identity`` is true when ``text`` is ``original`` and every span maps to itself.
     """
 
     __slots__ = ("original", "text", "identity", "_flags", "_main_len", "_segments",
@@ -795,12 +926,9 @@ class NormalizedText:
         self.identity = identity
         self._flags = flags
         self._main_len = len(text) if main_len < 0 else main_len
-        # (text start, text end, main start, main end, char-for-char) per appended
-        # segment, in text order. A char-for-char segment (a leetspeak view of the
-        # main text) maps its position p to main position main start + p - text
-        # start; any other segment (decoded, or a leetspeak view of decoded text)
-        # maps each character to the whole main span. The separator before each
-        # segment maps to nothing.
+        # (text start, text end, main start, main end, kind, map) per appended segment,
+        # in text order; the kinds are the _K_* constants above. The separator before
+        # each segment maps to nothing.
         self._segments = segments
         self._S = None
         self._E = None
@@ -817,6 +945,14 @@ class NormalizedText:
         """Length of the normalized main text; the appended segments (if any) follow it."""
         return len(self.text) if self.identity else self._main_len
 
+    def _view(self, kind: int) -> tuple[int, int] | None:
+        if self.identity:
+            return None
+        for ts, te, _ms, _me, k, _o in self._segments:
+            if k == kind:
+                return ts, te
+        return None
+
     @property
     def leet_view(self) -> tuple[int, int] | None:
         """``(start, end)`` of the leetspeak view of the main text in ``.text``, or ``None``.
@@ -824,12 +960,21 @@ class NormalizedText:
         ``text[start:end]`` has the length of the main text, and its position
         ``p`` is main position ``p - start``.
         """
+        return self._view(_K_LEET)
+
+    @property
+    def views(self) -> tuple[tuple[str, int, int], ...]:
+        """``(name, start, end)`` of every appended segment, in ``.text`` order.
+
+        Names: ``leetspeak``, ``rot13``, ``reversed``, ``runs`` (spaced letters, morse,
+        NATO, braille, %xx, zalgo), ``decoded`` (a base64/base32/hex blob, or its leetspeak
+        view), ``hidden`` (tag characters or variation selectors of the original).
+        """
         if self.identity:
-            return None
-        for ts, te, ms, me, cw in self._segments:
-            if cw:
-                return ts, te
-        return None
+            return ()
+        names = {_K_LEET: "leetspeak", _K_SPAN: "decoded", _K_ROT13: "rot13", _K_REV: "reversed",
+                 _K_RUNS: "runs", _K_ORIG: "hidden"}
+        return tuple((names[k], ts, te) for ts, te, _ms, _me, k, _o in self._segments)
 
     @property
     def parts(self) -> tuple[tuple[int, int], ...]:
@@ -841,7 +986,7 @@ class NormalizedText:
         """
         if self.identity or not self._segments:
             return ()
-        return ((0, self._main_len),) + tuple((ts, te) for ts, te, *_ in self._segments)
+        return ((0, self._main_len),) + tuple((s[0], s[1]) for s in self._segments)
 
     # -- map -----------------------------------------------------------------
     def _ensure_map(self) -> None:
@@ -872,21 +1017,45 @@ class NormalizedText:
             return i, j
         return int(self._S[i]), int(self._E[j - 1])
 
+    def _seg_span(self, seg, a: int, b: int) -> tuple[int, int]:
+        """Original span of characters ``[a, b)`` (``a < b``, in ``.text``) of segment ``seg``."""
+        ts, te, ms, me, kind, obj = seg
+        a = a if a > ts else ts
+        b = b if b < te else te
+        if kind in _CHAR_FOR_CHAR:
+            return self._main_span(ms + a - ts, ms + b - ts)
+        if kind == _K_SPAN:
+            return self._main_span(ms, me)
+        if kind == _K_REV:
+            return self._main_span(me - (b - ts), me - (a - ts))
+        if kind == _K_RUNS:
+            x, y = obj.span(a - ts, b - ts)
+            return self._main_span(x, y)
+        # _K_ORIG
+        if obj is None:
+            return ms, me
+        sub = obj[a - ts:b - ts]
+        return min(c[0] for c in sub), max(c[1] for c in sub)
+
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map ``[start, end)`` of ``.text`` to the smallest covering span of ``.original``.
 
         Main-text characters map through the offset map. A character of the
-        leetspeak view of the main text maps exactly as the main character at
-        the same offset does (folding is length-preserving), so a match in the
-        view maps to the same characters of the original as the main text there.
-        A character of a decoded segment (or of its leetspeak view) maps to the
-        blob's whole span. Separators map to nothing; a span of separators only
-        maps to the empty span at the end of the original.
+        leetspeak or rot13 view of the main text maps exactly as the main character
+        at the same offset does (both are length-preserving), one of the reversed
+        view as the main character it mirrors, and one of the decoded-runs view to
+        the main characters that produced it (a collapsed letter to that letter, a
+        word break to the gap, a morse letter to its dots and dashes); all of these
+        then go through the main map. A character of a decoded blob (or of its
+        leetspeak view) maps to the blob's whole span, and one decoded from tag
+        characters or variation selectors to the original characters that carried
+        it. Separators map to nothing; a span of separators only maps to the empty
+        span at the end of the original.
 
         Out-of-range bounds are clamped; ``end < start`` is treated as an empty
         span at ``start``. An empty span maps to an empty span at the original
-        position of that boundary (in a leetspeak view, including its end, the
-        same as in the main text).
+        position of that boundary (in a leetspeak or rot13 view, including its end,
+        the same as in the main text; elsewhere, where the next character starts).
         """
         m = len(self.text)
         start = 0 if start < 0 else (m if start > m else start)
@@ -903,21 +1072,22 @@ class NormalizedText:
         # The span reaches into the appended segments.
         n = len(self.original)
         if start == end:
-            for ts, te, ms, me, cw in self._segments:
-                if ts <= start < te or (cw and start == te):  # a view's end is the main's end
-                    p = self._main_pos(ms + start - ts) if cw else self._main_span(ms, me)[0]
+            for seg in self._segments:
+                ts, te, ms, _me, kind, _o = seg
+                if kind in _CHAR_FOR_CHAR and ts <= start <= te:  # a view's end is the main's end
+                    p = self._main_pos(ms + start - ts)
+                    return p, p
+                if ts <= start < te:
+                    p = self._seg_span(seg, start, start + 1)[0]
                     return p, p
             return n, n
         lo, hi = n + 1, -1
         if start < main_len:
             lo, hi = self._main_span(start, main_len)
-        for ts, te, ms, me, cw in self._segments:
+        for seg in self._segments:
+            ts, te = seg[0], seg[1]
             if ts < end and start < te:
-                if cw:
-                    a, b = self._main_span(ms + (start if start > ts else ts) - ts,
-                                           ms + (end if end < te else te) - ts)
-                else:
-                    a, b = self._main_span(ms, me)
+                a, b = self._seg_span(seg, start, end)
                 lo = a if a < lo else lo
                 hi = b if b > hi else hi
         if hi < 0:  # only separators
@@ -927,10 +1097,11 @@ class NormalizedText:
     def segment_of(self, pos: int) -> int | None:
         """Index of the appended segment holding ``.text[pos]``, or ``None``.
 
-        Segments are numbered in ``.text`` order: with a leetspeak view of the
-        main text, it is segment 0 and the decoded segments follow (each
-        decoded segment's own leetspeak view, when there is one, right after
-        it). ``None`` for the main text, a separator, or a position out of range.
+        Segments are numbered in ``.text`` order (see the class docstring): with a
+        leetspeak view of the main text, it is segment 0 and the other views and
+        the decoded segments follow (each decoded blob's own leetspeak view, when
+        there is one, right after it). ``None`` for the main text, a separator, or
+        a position out of range.
         """
         if self.identity or pos < self._main_len:
             return None
@@ -950,8 +1121,8 @@ class NormalizedText:
         if self.identity or end <= self._main_len + 1 or start >= end:
             return False
         count = 1 if start < self._main_len else 0
-        for ts, te, _ms, _me, _cw in self._segments:
-            if ts < end and start < te:
+        for seg in self._segments:
+            if seg[0] < end and start < seg[1]:
                 count += 1
                 if count > 1:
                     return True
@@ -959,6 +1130,10 @@ class NormalizedText:
 
 
 _new = object.__new__
+
+_GATED = {"spaced": _SPACED, "morse": _MORSE, "nato": _NATO, "braille": _BRAILLE, "urlencoding": _URL,
+          "rot13": _ROT13, "reversed": _REVERSED, "zalgo": _ZALGO}
+_GATE_NAME = {"urlencoding": "url"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -972,6 +1147,8 @@ class Normalizer:
     steps: tuple[str, ...] = DEFAULT_STEPS
     _flags: int = field(default=0, init=False, repr=False, compare=False)
     _ascii_inert: bool = field(default=True, init=False, repr=False, compare=False)
+    _gate: object = field(default=None, init=False, repr=False, compare=False)
+    _ogate: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         raw = self.steps
@@ -986,6 +1163,12 @@ class Normalizer:
         object.__setattr__(self, "steps", tuple(s for s in _ORDER if flags & _FLAG[s]))
         object.__setattr__(self, "_flags", flags)
         object.__setattr__(self, "_ascii_inert", not (flags & ~_ASCII_INERT))
+        names = [_GATE_NAME.get(s, s) for s, f in _GATED.items() if flags & f]
+        if flags & (_B64 | _HEX | _B32):
+            names.append("blob")
+        object.__setattr__(self, "_gate", _views.gates(tuple(names)))
+        onames = tuple(n for n, f in (("tags", _TAGS), ("variation_selectors", _VS)) if flags & f)
+        object.__setattr__(self, "_ogate", _views.orig_gates(onames))
 
     def __call__(self, text: str) -> NormalizedText:
         if self._ascii_inert and text.isascii():
@@ -999,20 +1182,54 @@ class Normalizer:
         parts = [main]
         segs = []
         pos = len(main)
+        n_main = len(main)
+
+        def add(seg: str, ms: int, me: int, kind: int, obj=None) -> None:
+            nonlocal pos
+            parts.append("\n")
+            parts.append(seg)
+            segs.append((pos + 1, pos + 1 + len(seg), ms, me, kind, obj))
+            pos += 1 + len(seg)
+
         if leet:
             view = _leet(main)
             if view is not main:  # _leet returns its argument when nothing folds
-                parts += ("\n", view)
-                segs.append((pos + 1, pos + 1 + len(view), 0, len(main), True))
-                pos += 1 + len(view)
-        if flags & (_B64 | _HEX):
-            for a, b, decoded in _find_blobs(main, flags):
-                decoded = _pre_text(decoded, flags)
-                view = _leet(decoded) if leet else decoded
-                for seg in (decoded, view) if view is not decoded else (decoded,):
-                    parts += ("\n", seg)
-                    segs.append((pos + 1, pos + 1 + len(seg), a, b, False))
-                    pos += 1 + len(seg)
+                add(view, 0, n_main, _K_LEET)
+        fired = self._gate(main) if self._gate is not None else ()
+        if fired:
+            if "rot13" in fired and _views.rot13_candidate(main):
+                add(_views.rot13(main), 0, n_main, _K_ROT13)
+            if "reversed" in fired and _views.reversed_candidate(main):
+                add(main[::-1], 0, n_main, _K_REV)
+            base, keep = main, None
+            if "zalgo" in fired:
+                z = _views.strip_zalgo(main)
+                if z is not None:
+                    base, keep = z
+            reps: list = []
+            for name, dec in (("spaced", _views.decode_spaced), ("morse", _views.decode_morse),
+                              ("nato", _views.decode_nato), ("braille", _views.decode_braille),
+                              ("url", _views.decode_url)):
+                if name in fired or (keep is not None and flags & _FLAG[_GATE_NAME_INV.get(name, name)]):
+                    reps.extend(dec(base))
+            if reps or keep is not None:
+                view, rmap = _runs_view(base, reps, keep, n_main)
+                if view != main:
+                    add(view, 0, n_main, _K_RUNS, rmap)
+            if "blob" in fired:
+                for a, b, decoded in _find_blobs(main, flags):
+                    decoded = _pre_text(decoded, flags)
+                    view = _leet(decoded) if leet else decoded
+                    for seg in (decoded, view) if view is not decoded else (decoded,):
+                        add(seg, a, b, _K_SPAN)
+        if self._ogate is not None and not text.isascii():
+            ofired = self._ogate(text)
+            for name, dec in (("tags", _views.decode_tags),
+                              ("variation_selectors", _views.decode_variation_selectors)):
+                if name in ofired:
+                    for a, b, out, cmap in dec(text):
+                        folded = _pre_text(out, flags)
+                        add(folded, a, b, _K_ORIG, cmap if folded == out else None)
         if not segs:
             if main == text:
                 return NormalizedText(text, text, True)
@@ -1021,3 +1238,6 @@ class Normalizer:
         if main == text:  # only appended segments: the main map is the identity
             nt._map_ready = True
         return nt
+
+
+_GATE_NAME_INV = {v: k for k, v in _GATE_NAME.items()}

@@ -1,0 +1,513 @@
+"""Decoders and candidate gates for the extra scanned views of :mod:`policylang.runtime.normalize`.
+
+Each decoder looks for a *real candidate run* of one obfuscation or encoding and returns
+what it decodes to, with a per-character map back to the run's characters; prose that only
+*mentions* an encoding has no such run and yields nothing. Decoders never edit the main text:
+the normalizer appends what they return as extra views (see ``normalize`` for the layout).
+
+Cost: a text first goes through :func:`gates`, one Hyperscan scan of a small database of
+candidate detectors (compiled once per set of enabled views, scratch per thread). A
+decoder runs only when its gate fired, so N views cost one scan when a text has no
+candidate at all. Every decoder is exact on its own (a gate is only a superset).
+
+Decoders of runs inside the (normalized) main text return ``[(start, end, out, cmap)]``:
+``text[start:end]`` is replaced by ``out`` in the "decoded runs" view, and ``cmap[k] =
+(lo, hi)`` is the range of the main text that produced ``out[k]`` (never empty).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+__all__ = ["printable_enough", "gates", "orig_gates"]
+
+PRINTABLE_RATIO = 0.9
+MAX_RUNS = 64  # run decodings per decoder and text
+MIN_SPACED_LETTERS = 4
+MIN_CODE_UNITS = 4  # morse groups, NATO words, braille cells, tag / selector characters
+MIN_ENGLISH_GAIN = 3  # rot13 / reversed: words that become English, at least
+
+
+def printable_enough(s: str) -> bool:
+    if len(s) < 4:
+        return False
+    good = sum(1 for c in s if c.isprintable() or c in "\t\n\r")
+    return good >= PRINTABLE_RATIO * len(s) and any(c.isalnum() for c in s)
+
+
+# --------------------------------------------------------------------------- gates
+# Candidate detectors; each is a superset of what its decoder accepts.
+_A = r"[A-Za-z0-9+/_\-]"
+
+
+def _rep(k: int) -> str:
+    return "" if k == 0 else f"{_A}{{{k}}}"
+
+
+_NATO_WORDS = {
+    "alfa": "a", "alpha": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e", "foxtrot": "f",
+    "golf": "g", "hotel": "h", "india": "i", "juliett": "j", "juliet": "j", "kilo": "k", "lima": "l",
+    "mike": "m", "november": "n", "oscar": "o", "papa": "p", "quebec": "q", "romeo": "r", "sierra": "s",
+    "tango": "t", "uniform": "u", "victor": "v", "whiskey": "w", "whisky": "w", "xray": "x", "x-ray": "x",
+    "yankee": "y", "zulu": "z",
+}
+_NATO_ALT = "|".join(sorted((re.escape(w) for w in _NATO_WORDS), key=len, reverse=True))
+_ZALGO_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+
+# rot13 / reversed forms of words the attack patterns are written with, and of the most
+# common English words (a payload almost always holds one of them).
+_GATE_WORDS = ("the you your and ignore previous instructions system prompt rules all are "
+               "now tell reveal forget").split()
+
+# (name, pattern, hyperscan flags); scanned on b" " + main text (UTF-8) + b" "
+_GATE_SPECS: dict[str, tuple[str, int]] = {
+    # a base64 / base32 / hex run: 14 alphabet characters around a digit, + or / (text
+    # encoded in any of them has one), or 14 before padding
+    "blob": ("(?:" + "|".join(_rep(k) + "[0-9+/]" + _rep(13 - k) for k in range(14)) + f")|{_A}{{14}}=", 0),
+    "spaced": (r"[^A-Za-z0-9][A-Za-z][ ._*\-][A-Za-z][ ._*\-][A-Za-z][^A-Za-z0-9]", 0),
+    "morse": ("[.\\-\u00b7\u2022\u2212\u2013_]{1,7} {1,3}(?:[/|] {1,3})?[.\\-\u00b7\u2022\u2212\u2013_]{1,7}"
+              " {1,3}(?:[/|] {1,3})?[.\\-\u00b7\u2022\u2212\u2013_]{1,7} {1,3}(?:[/|] {1,3})?"
+              "[.\\-\u00b7\u2022\u2212\u2013_]", 0),
+    "url": (r"%[0-9A-Fa-f]{2}[^%\s]{0,24}%[0-9A-Fa-f]{2}[^%\s]{0,24}%[0-9A-Fa-f]{2}", 0),
+    "rot13": ("[^A-Za-z](?:" + "|".join(w.translate(str.maketrans(
+        "abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")) for w in _GATE_WORDS) + ")[^A-Za-z]", 1),
+    "reversed": ("[^A-Za-z](?:" + "|".join(w[::-1] for w in _GATE_WORDS) + ")[^A-Za-z]", 1),
+    "nato": (f"(?:{_NATO_ALT})[\\s,;/|\\-]{{1,5}}(?:{_NATO_ALT})", 1),
+    "braille": ("[\u2801-\u28ff](?:[\u2800-\u28ff ]{0,2}[\u2801-\u28ff]){3}", 0),
+    "zalgo": (f"[{_ZALGO_MARKS}]{{2}}|[A-Za-z][{_ZALGO_MARKS}][A-Za-z][{_ZALGO_MARKS}]", 0),
+}
+# scanned on the ORIGINAL text (these characters are removed by `invisible`)
+_ORIG_GATE_SPECS: dict[str, tuple[str, int]] = {
+    "tags": ("[\U000e0020-\U000e007e]{4}", 0),
+    "variation_selectors": ("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{4}", 0),
+}
+
+
+class _Gate:
+    """A compiled Hyperscan database of candidate detectors and a scratch per thread."""
+
+    def __init__(self, names: tuple[str, ...], specs: dict):
+        import hyperscan as hs
+
+        self.names = names
+        self.all = frozenset(names)
+        db = hs.Database(mode=hs.HS_MODE_BLOCK)
+        flags = []
+        for n in names:
+            f = hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8 | hs.HS_FLAG_ALLOWEMPTY * 0
+            if specs[n][1] & 1:
+                f |= hs.HS_FLAG_CASELESS
+            flags.append(f)
+        db.compile(expressions=[specs[n][0].encode("utf-8") for n in names], ids=list(range(len(names))),
+                   elements=len(names), flags=flags)
+        self.db = db
+        self._hs = hs
+        self._tls = threading.local()
+
+    def __call__(self, text: str) -> frozenset:
+        try:
+            scratch = self._tls.s
+        except AttributeError:
+            scratch = self._tls.s = self._hs.Scratch(self.db)
+        if text.isascii():
+            data = b" " + text.encode("ascii") + b" "
+        else:
+            data = b" " + text.encode("utf-8", "replace") + b" "
+        out: list[int] = []
+        try:
+            self.db.scan(data, _on_gate, 0, out, scratch)
+        except Exception:  # pragma: no cover - fail open to the exact decoders (never skip)
+            return self.all
+        if not out:
+            return frozenset()
+        names = self.names
+        return frozenset(names[i] for i in out)
+
+
+def _on_gate(i, start, end, flags, ctx):
+    ctx.append(i)
+
+
+class _AllGate:
+    """Stand-in when Hyperscan cannot build the gate: every decoder runs (exact, slower)."""
+
+    def __init__(self, names):
+        self.all = frozenset(names)
+
+    def __call__(self, text: str) -> frozenset:
+        return self.all
+
+
+@lru_cache(maxsize=64)
+def _gate_for(names: tuple[str, ...], orig: bool):
+    specs = _ORIG_GATE_SPECS if orig else _GATE_SPECS
+    try:
+        return _Gate(names, specs)
+    except Exception:  # pragma: no cover - the patterns are fixed and compile
+        return _AllGate(names)
+
+
+def gates(names: tuple[str, ...]):
+    """The gate function for the given decoders of the main text (``text -> frozenset``)."""
+    names = tuple(n for n in _GATE_SPECS if n in names)
+    return _gate_for(names, False) if names else None
+
+
+def orig_gates(names: tuple[str, ...]):
+    """The gate function for decoders of the original text (tags, variation selectors)."""
+    names = tuple(n for n in _ORIG_GATE_SPECS if n in names)
+    return _gate_for(names, True) if names else None
+
+
+# --------------------------------------------------------------------------- spaced letters
+_SEP_CHARS = " ._*-"
+_BREAK_CHARS = " ._*-/|"
+_ISOLATED_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z](?![A-Za-z0-9])")
+
+
+def _is_break(gap: str) -> bool:
+    return 2 <= len(gap) <= 3 and all(c in _BREAK_CHARS for c in gap) and gap.strip(" ") in ("", "/", "|", ".", "-", "_", "*")
+
+
+def decode_spaced(text: str) -> list:
+    """Runs of single letters joined by one separator: ``i g n o r e  a l l``, ``i.g.n.o.r.e``.
+
+    Letters of a word are joined by one separator character, the same one throughout the
+    word (space, ``.``, ``-``, ``_`` or ``*``); two or three separator characters (``"  "``,
+    ``" / "``), or a different single one, are a word break. A phrase is kept when it has
+    at least 4 letters and a word of at least 3: "a b c" lists, "U.S.A." and initials
+    ("J. R. R. Tolkien") are left alone.
+    """
+    out = []
+    letters = [m.start() for m in _ISOLATED_RE.finditer(text)]
+    i, n = 0, len(letters)
+    while i < n and len(out) < MAX_RUNS:
+        words = [[letters[i]]]
+        seps = [None]
+        gaps = []  # (gap start, gap end) of word breaks
+        j = i + 1
+        while j < n:
+            prev, cur = letters[j - 1], letters[j]
+            gap = text[prev + 1:cur]
+            if len(gap) == 1 and gap in _SEP_CHARS and (seps[-1] is None or seps[-1] == gap):
+                words[-1].append(cur)
+                seps[-1] = gap
+            elif (len(gap) == 1 and gap in _SEP_CHARS) or _is_break(gap):
+                gaps.append((prev + 1, cur))
+                words.append([cur])
+                seps.append(None)
+            else:
+                break
+            j += 1
+        total = sum(len(w) for w in words)
+        if total >= MIN_SPACED_LETTERS and max(len(w) for w in words) >= 3:
+            start, end = words[0][0], words[-1][-1] + 1
+            chars, cmap = [], []
+            for k, w in enumerate(words):
+                if k:
+                    chars.append(" ")
+                    cmap.append(gaps[k - 1])
+                for p in w:
+                    chars.append(text[p])
+                    cmap.append((p, p + 1))
+            # a word break right after the phrase becomes one space too ("i g n o r e  all")
+            m = re.match(r"[ ._*\-/|]{2,3}(?=[A-Za-z])", text[end:end + 4])
+            if m and _is_break(m.group()):
+                chars.append(" ")
+                cmap.append((end, end + m.end()))
+                end += m.end()
+            out.append((start, end, "".join(chars), cmap))
+        i = j
+    return out
+
+
+# --------------------------------------------------------------------------- morse
+_MORSE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h",
+    "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p",
+    "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x",
+    "-.--": "y", "--..": "z", "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4",
+    ".....": "5", "-....": "6", "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",",
+    "..--..": "?", ".----.": "'", "-.-.--": "!", "-..-.": "/", "---...": ":", "-.-.-.": ";", "-...-": "=",
+    "-....-": "-", ".-..-.": '"', ".--.-.": "@", "-.--.": "(", "-.--.-": ")",
+}
+_MORSE_DOT = ".\u00b7\u2022"
+_MORSE_DASH = "-\u2212\u2013_"
+_MORSE_NORM = str.maketrans({"\u00b7": ".", "\u2022": ".", "\u2212": "-", "\u2013": "-", "_": "-"})
+_MC = "[.\\-\u00b7\u2022\u2212\u2013_]"
+_MORSE_RUN_RE = re.compile(f"(?<![^\\s/|]){_MC}{{1,7}}(?:(?: {{1,7}}|\\s*[/|]\\s*){_MC}{{1,7}}){{{MIN_CODE_UNITS - 1},}}(?![^\\s/|])")
+_MORSE_TOKEN_RE = re.compile(f"{_MC}+|\\s*[/|]\\s*| +")
+
+
+def decode_morse(text: str) -> list:
+    """Morse code: ``.`` / ``-`` groups, letters split by one space, words by ``/``, ``|`` or 2+ spaces."""
+    out = []
+    for m in _MORSE_RUN_RE.finditer(text):
+        if len(out) >= MAX_RUNS:
+            break
+        chars, cmap, bad, letters = [], [], 0, 0
+        for t in _MORSE_TOKEN_RE.finditer(text, m.start(), m.end()):
+            tok = t.group()
+            if tok[0] in _MORSE_DOT or tok[0] in _MORSE_DASH:
+                ch = _MORSE.get(tok.translate(_MORSE_NORM))
+                letters += 1
+                if ch is None:
+                    bad += 1
+                    continue
+                chars.append(ch)
+                cmap.append(t.span())
+            elif tok != " ":
+                chars.append(" ")
+                cmap.append(t.span())
+        s = "".join(chars).strip()
+        if letters >= MIN_CODE_UNITS and bad * 10 <= letters and sum(c.isalpha() for c in s) >= 3:
+            lead = len(chars) - len("".join(chars).lstrip())
+            chars, cmap = chars[lead:], cmap[lead:]
+            while chars and chars[-1] == " ":
+                chars.pop()
+                cmap.pop()
+            out.append((cmap[0][0], cmap[-1][1], "".join(chars), cmap))
+    return out
+
+
+# --------------------------------------------------------------------------- NATO alphabet
+_NATO_RUN_RE = re.compile(f"\\b(?:{_NATO_ALT})\\b(?:(?:[ ,;\\-]{{1,3}}|\\s*[/|\\n]\\s*| {{2,5}})(?:{_NATO_ALT})\\b){{{MIN_CODE_UNITS - 1},}}",
+                          re.IGNORECASE)
+_NATO_TOKEN_RE = re.compile(f"\\b(?:{_NATO_ALT})\\b|[^A-Za-z]+", re.IGNORECASE)
+
+
+def decode_nato(text: str) -> list:
+    """NATO phonetic words (``India Golf November ...``); ``/``, ``|``, a newline or 2+ spaces break words."""
+    out = []
+    for m in _NATO_RUN_RE.finditer(text):
+        if len(out) >= MAX_RUNS:
+            break
+        chars, cmap = [], []
+        for t in _NATO_TOKEN_RE.finditer(text, m.start(), m.end()):
+            tok = t.group()
+            letter = _NATO_WORDS.get(tok.lower())
+            if letter is not None:
+                chars.append(letter)
+                cmap.append(t.span())
+            elif "/" in tok or "|" in tok or "\n" in tok or "  " in tok:
+                chars.append(" ")
+                cmap.append(t.span())
+        out.append((m.start(), m.end(), "".join(chars), cmap))
+    return out
+
+
+# --------------------------------------------------------------------------- braille
+_BRAILLE_LETTERS = dict(zip(
+    [0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D, 0x1D, 0x15, 0x0F,
+     0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35],
+    "abcdefghijklmnopqrstuvwxyz"))
+_BRAILLE_PUNCT = {0x02: ",", 0x32: ".", 0x16: "!", 0x26: "?", 0x04: "'", 0x24: "-", 0x06: ";", 0x12: ":"}
+_BRAILLE_DIGITS = dict(zip("abcdefghij", "1234567890"))
+_BRAILLE_CAPITAL, _BRAILLE_NUMBER = 0x20, 0x3C
+_BRAILLE_RUN_RE = re.compile("[\u2800-\u28ff](?:[\u2800-\u28ff ]*[\u2800-\u28ff])?")
+
+
+def decode_braille(text: str) -> list:
+    """English grade-1 braille (U+2800 block): letters, capital and number signs, punctuation."""
+    out = []
+    for m in _BRAILLE_RUN_RE.finditer(text):
+        if len(out) >= MAX_RUNS:
+            break
+        chars, cmap = [], []
+        cells = bad = 0
+        cap = num = False
+        sign_at = None
+        for p in range(m.start(), m.end()):
+            c = ord(text[p])
+            if c == 0x20 or c == 0x2800:
+                chars.append(" ")
+                cmap.append((p, p + 1))
+                num = False
+                continue
+            cells += 1
+            dots = c - 0x2800
+            if dots == _BRAILLE_CAPITAL:
+                cap, sign_at = True, p if sign_at is None else sign_at
+                continue
+            if dots == _BRAILLE_NUMBER:
+                num, sign_at = True, p if sign_at is None else sign_at
+                continue
+            ch = _BRAILLE_LETTERS.get(dots)
+            if ch is not None:
+                if num and ch in _BRAILLE_DIGITS:
+                    ch = _BRAILLE_DIGITS[ch]
+                elif cap:
+                    ch = ch.upper()
+            else:
+                ch = _BRAILLE_PUNCT.get(dots)
+                if ch is None:
+                    bad += 1
+                    sign_at = None
+                    continue
+            chars.append(ch)
+            cmap.append((p if sign_at is None else sign_at, p + 1))
+            cap, sign_at = False, None
+        s = "".join(chars)
+        if cells >= MIN_CODE_UNITS and bad * 5 <= cells and sum(c.isalnum() for c in s) >= 3:
+            out.append((m.start(), m.end(), s, cmap))
+    return out
+
+
+# --------------------------------------------------------------------------- URL encoding
+_URL_RUN_RE = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}")
+_HEXDIGITS = set("0123456789abcdefABCDEF")
+
+
+def decode_url(text: str) -> list:
+    """Runs with 3+ ``%xx`` escapes (``ignore%20all%20previous``), ``+`` read as a space."""
+    out = []
+    for m in _URL_RUN_RE.finditer(text):
+        if len(out) >= MAX_RUNS:
+            break
+        run_start, run = m.start(), m.group()
+        data, src = bytearray(), []
+        k = 0
+        while k < len(run):
+            c = run[k]
+            if c == "%" and k + 2 < len(run) and run[k + 1] in _HEXDIGITS and run[k + 2] in _HEXDIGITS:
+                data.append(int(run[k + 1:k + 3], 16))
+                src.append((run_start + k, run_start + k + 3))
+                k += 3
+                continue
+            b = (" " if c == "+" else c).encode("utf-8", "surrogatepass")
+            for x in b:
+                data.append(x)
+                src.append((run_start + k, run_start + k + 1))
+            k += 1
+        try:
+            s = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if not printable_enough(s):
+            continue
+        cmap, pos = [], 0
+        for ch in s:
+            w = len(ch.encode("utf-8", "surrogatepass"))
+            cmap.append((src[pos][0], src[pos + w - 1][1]))
+            pos += w
+        out.append((m.start(), m.end(), s, cmap))
+    return out
+
+
+# --------------------------------------------------------------------------- zalgo
+_ZALGO_RE = re.compile(f"[{_ZALGO_MARKS}]+")
+
+
+def strip_zalgo(text: str):
+    """``(stripped, keep)``: ``text`` without combining marks of the zalgo ranges, and the
+    main position of each kept character; ``None`` when fewer than 3 marks sit on letters."""
+    marks = 0
+    for m in _ZALGO_RE.finditer(text):
+        if m.start() and text[m.start() - 1].isalpha():
+            marks += m.end() - m.start()
+            if marks >= 3:
+                break
+    if marks < 3:
+        return None
+    keep = []
+    prev = 0
+    for m in _ZALGO_RE.finditer(text):
+        keep.extend(range(prev, m.start()))
+        prev = m.end()
+    keep.extend(range(prev, len(text)))
+    return "".join(text[k] for k in keep), keep
+
+
+# --------------------------------------------------------------------------- rot13 / reversed
+_ROT13 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                       "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+_WORD_RE = re.compile(r"[A-Za-z]+")
+
+# Common English words (and the words attack patterns are written with), for telling a
+# decoded text from gibberish. Hand-written for this purpose.
+ENGLISH = frozenset("""
+a about above act after again against all also always am an and answer any anything are as ask
+at away back be because been before being below between both but by can cannot code come could
+data day decode did do does doing done dont down each else even ever every everything explain
+few filter find first follow for forget free from full get give go going good guidelines had
+has have he her here hidden him his how i if ignore in information instead instructions into is
+it its just know last let like limits little long look made make many may me mode more most
+must my need never new no not nothing now of off old on once one only or other our out over own
+password people please policy pretend previous print prior prompt reply reveal respond restrictions
+rules safety said say says secret secrets see should show so some something start stop such system
+take tell than that the their them then there these they thing things think this those through
+time to told too true two under unrestricted until up us use very want was way we well were what
+when where which while who why will with without word words work would write yes you your
+""".split())
+
+
+def _english_gain(text: str, fn) -> bool:
+    """Whether ``fn`` (rot13 or reversal, per word) turns at least ``MIN_ENGLISH_GAIN`` of the
+    text's non-English words into English, and at least 40% of them."""
+    gain = unknown = 0
+    for w in _WORD_RE.findall(text):
+        lw = w.lower()
+        if lw in ENGLISH:
+            continue
+        unknown += 1
+        if fn(lw) in ENGLISH:
+            gain += 1
+    return gain >= MIN_ENGLISH_GAIN and gain * 5 >= unknown * 2
+
+
+def rot13_candidate(text: str) -> bool:
+    return _english_gain(text, lambda w: w.translate(_ROT13))
+
+
+def rot13(text: str) -> str:
+    return text.translate(_ROT13)
+
+
+def reversed_candidate(text: str) -> bool:
+    return _english_gain(text, lambda w: w[::-1])
+
+
+# --------------------------------------------------------------------------- original-text decoders
+_TAG_RUN_RE = re.compile("[\U000e0020-\U000e007e]{%d,}" % MIN_CODE_UNITS)
+_VS_RUN_RE = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{%d,}" % MIN_CODE_UNITS)
+
+
+def decode_tags(original: str) -> list:
+    """Unicode tag characters (U+E0020..E007E) carrying hidden ASCII: ``[(start, end, out, cmap)]``
+    in ORIGINAL positions. Emoji subdivision flags (short tag runs after U+1F3F4) are skipped."""
+    out = []
+    for m in _TAG_RUN_RE.finditer(original):
+        if len(out) >= MAX_RUNS:
+            break
+        if m.end() - m.start() <= 7 and m.start() and original[m.start() - 1] == "\U0001f3f4":
+            continue
+        s = "".join(chr(ord(c) - 0xE0000) for c in m.group())
+        if not printable_enough(s):
+            continue
+        out.append((m.start(), m.end(), s, [(p, p + 1) for p in range(m.start(), m.end())]))
+    return out
+
+
+def decode_variation_selectors(original: str) -> list:
+    """Bytes smuggled in variation selectors (U+FE00..FE0F = 0..15, U+E0100..E01EF = 16..255),
+    decoded as UTF-8: ``[(start, end, out, cmap)]`` in ORIGINAL positions."""
+    out = []
+    for m in _VS_RUN_RE.finditer(original):
+        if len(out) >= MAX_RUNS:
+            break
+        data = bytes((ord(c) - 0xFE00) if ord(c) < 0x10000 else (ord(c) - 0xE0100 + 16) for c in m.group())
+        try:
+            s = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if not printable_enough(s):
+            continue
+        cmap, pos = [], m.start()
+        for ch in s:
+            w = len(ch.encode("utf-8", "surrogatepass"))
+            cmap.append((pos, pos + w))
+            pos += w
+        out.append((m.start(), m.end(), s, cmap))
+    return out
