@@ -117,7 +117,8 @@ def policy_digest(infos: Iterable[ModuleInfo], word_lists: dict[str, tuple[str, 
 
 
 # Used only while ``policylang.runtime.normalize`` is not importable.
-FALLBACK_STEPS = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex")
+FALLBACK_STEPS = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex", "spaced", "rot13", "reversed",
+                  "urlencoding", "base32", "braille", "morse", "nato", "zalgo", "tags", "variation_selectors")
 FALLBACK_DEFAULT_STEPS = ("nfkc", "invisible")
 
 
