@@ -9,6 +9,13 @@ windowed at 256 tokens) when it has been generated, else synthetic text of simil
 Throughput is texts/s through `TextEmbedder.embed` / `TextClassifier.predict`
 (tokenisation, padding, pooling included), best of ``--repeat`` runs.
 The MiniLM rows need the ``policylang[embeddings]`` extra and are skipped without it.
+
+    python bench/bench_models.py --pack          # the shipped model pack, in one run:
+
+added p50 of `use jailbreak, jailbreak_models` over `use jailbreak` on a 1 KB benign text
+(`check`, `batch_wait_ms=0`), the same without the 32-token JailGuard windows (what the
+second embedder costs), and `check_many` texts/s vs a `check` loop on 64 mixed texts
+(`policylang[models]` extra).
 """
 
 from __future__ import annotations
@@ -75,13 +82,94 @@ def bench(name: str, fn, sets: dict[str, list[str]], batches: tuple[int, ...], r
     return rows
 
 
+ONE_KB = ("Hi team, a short update before Friday. The supplier confirmed the new shipping dates for the "
+          "spring order: the first pallets leave the warehouse on Monday and should arrive by Thursday. "
+          "Please check that the delivery address in the portal is the new office, not the old one, and tell "
+          "me if any invoice still shows the previous price. Finance wants receipts for last month's travel "
+          "by the end of the week. The kitchen will be cleaned on Wednesday, so take your food out of the "
+          "fridge. Marketing asked for two more photos of the product for the catalogue; Sam can take them on "
+          "Tuesday afternoon. Finally, the quarterly review moved to the 14th at 10:00 in room B. Thanks, and "
+          "have a good weekend. Jo\n\nP.S. The new printer on the second floor needs a badge: hold it on the reader "
+          "for two seconds, pick your job from the list and press print. If the paper tray is empty, the spare "
+          "boxes are in the cupboard next to the kitchen. Please do not leave confidential pages in the tray.")
+
+
+def _p50_us(guard, text: str, n: int) -> float:
+    for _ in range(3):
+        guard.check(text)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        guard.check(text)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2] * 1e6
+
+
+def bench_pack(n: int) -> int:
+    """Added latency and batch throughput of the shipped `jailbreak_models` pack (one run)."""
+    import policylang
+    from policylang.runtime.models import builtin_model_path
+
+    try:
+        builtin_model_path("minilm")
+    except ModelError as err:
+        print(f"jailbreak_models: skipped ({err})")
+        return 0
+    text = ONE_KB
+    assert 950 <= len(text.encode()) <= 1100, len(text.encode())
+    patterns = policylang.load("jailbreak", batch_wait_ms=0)
+    pack = policylang.load("jailbreak", "jailbreak_models", batch_wait_ms=0)
+    src = (ROOT / "policylang" / "packs" / "jailbreak_models.policy").read_text()
+    # the pack without the 32-token windows: drop the second embedder and every reference to it
+    src128 = "\n".join(line for line in src.splitlines() if "minilm_short" not in line and "32-token windows: short" not in line)
+    src128 = src128.replace(" or jailguard_short >= 0.9", "").replace(" or jailguard_short >= 0.98", "")
+    src128 = src128.replace(" or jailguard_short >= 0.7", "").replace("models/", str(ROOT / "policylang/packs/models") + "/")
+    src128 = src128.replace("policy jailbreak_models", "policy jailbreak_models_128")
+    from policylang._source import SourceFile
+
+    pack128 = policylang.load("jailbreak", SourceFile("jailbreak_models_128.policy", src128), batch_wait_ms=0)
+    assert pack.check(text).action != "refuse" and pack128.check(text).action != "refuse"
+    base = _p50_us(patterns, text, n)
+    full = _p50_us(pack, text, n)
+    only128 = _p50_us(pack128, text, n)
+    print(f"1 KB benign text ({len(text.encode())} bytes), check p50 over {n} calls, batch_wait_ms=0:")
+    print(f"  use jailbreak                        {base:10.0f} us")
+    print(f"  use jailbreak, jailbreak_models      {full:10.0f} us   added p50 {full - base:8.0f} us")
+    print(f"    without the 32-token windows       {only128:10.0f} us   added p50 {only128 - base:8.0f} us"
+          f"   (32-token windows: +{full - only128:.0f} us)")
+    rng = random.Random(1)
+    words = ONE_KB.split()
+    texts = []  # 64 distinct texts of 10 to 160 words (about 60 to 1,000 characters)
+    for _ in range(64):
+        k = rng.choice([10, 25, 60, 160])
+        start = rng.randrange(len(words))
+        texts.append(" ".join((words * 2)[start:start + k]))
+    pack.check_many(texts[:8])
+    t = time.perf_counter()
+    pack.check_many(texts)
+    many = time.perf_counter() - t
+    t = time.perf_counter()
+    for x in texts:
+        pack.check(x)
+    loop = time.perf_counter() - t
+    print(f"  check_many {len(texts) / many:8.1f} texts/s vs check loop {len(texts) / loop:8.1f} texts/s "
+          f"(x{loop / many:.2f}; {len(texts)} distinct texts of 10-160 words)")
+    for g in (patterns, pack, pack128):
+        g.close()
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=192, help="texts per set (default 192)")
     ap.add_argument("--threads", type=int, default=1, help="intra_op_num_threads (default 1)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--pack", action="store_true", help="time the shipped jailbreak_models pack instead")
     args = ap.parse_args()
+    if args.pack:
+        return bench_pack(min(args.n, 100))
 
     msgs, source = messages(args.n)
     sets = {"prompts": prompts(args.n), "messages": msgs}
