@@ -354,6 +354,7 @@ def _fold_chartable() -> "_CharTable":
 # --------------------------------------------------------------------------- leetspeak
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_TABLE_NO_AT = {k: v for k, v in _LEET_TABLE.items() if k != ord("@")}
+_LEET_TABLE_L = {**_LEET_TABLE, ord("1"): "l"}
 # A token (run of word characters, @ and $) that contains both a letter and a leet character.
 _LEET_RE = re.compile(r"(?<![\w@$])(?=[\w@$]*?[013457@$])(?=[\w@$]*?[^\W\d_])[\w@$]+")
 _LEET_CHAR_RE = re.compile(r"[013457@$]")
@@ -395,7 +396,12 @@ def _leet(text: str) -> str:
         # "user@example.com": keep the @ of what looks like an e-mail address.
         if "@" in tok and tail[end:end + 1] == "." and tail[end + 1:end + 2].isalnum():
             return tok.translate(_LEET_TABLE_NO_AT)
-        return tok.translate(_LEET_TABLE)
+        out = tok.translate(_LEET_TABLE)
+        if "1" in tok and out.lower() not in _views.ENGLISH:
+            alt = tok.translate(_LEET_TABLE_L)  # "a11", "ru1es": 1 stands for l
+            if alt.lower() in _views.ENGLISH:
+                return alt
+        return out
 
     folded = _LEET_RE.sub(repl, tail)
     if folded == tail:

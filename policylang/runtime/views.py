@@ -66,7 +66,7 @@ _GATE_SPECS: dict[str, tuple[str, int]] = {
     # a base64 / base32 / hex run: 14 alphabet characters around a digit, + or / (text
     # encoded in any of them has one), or 14 before padding
     "blob": ("(?:" + "|".join(_rep(k) + "[0-9+/]" + _rep(13 - k) for k in range(14)) + f")|{_A}{{14}}=", 0),
-    "spaced": (r"[^A-Za-z0-9][A-Za-z][ ._*\-][A-Za-z][ ._*\-][A-Za-z][^A-Za-z0-9]", 0),
+    "spaced": (r"[^A-Za-z0-9][A-Za-z][ ._*\-/|~+]{1,2}[A-Za-z][ ._*\-/|~+]{1,2}[A-Za-z][^A-Za-z0-9]", 0),
     "morse": ("[.\\-\u00b7\u2022\u2212\u2013_]{1,7} {1,3}(?:[/|] {1,3})?[.\\-\u00b7\u2022\u2212\u2013_]{1,7}"
               " {1,3}(?:[/|] {1,3})?[.\\-\u00b7\u2022\u2212\u2013_]{1,7} {1,3}(?:[/|] {1,3})?"
               "[.\\-\u00b7\u2022\u2212\u2013_]", 0),
@@ -162,64 +162,111 @@ def orig_gates(names: tuple[str, ...]):
 
 
 # --------------------------------------------------------------------------- spaced letters
-_SEP_CHARS = " ._*-"
-_BREAK_CHARS = " ._*-/|"
+_GAP_CHARS = frozenset(" ._*-/|~+,;:!?'\u2019\"")
 _ISOLATED_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z](?![A-Za-z0-9])")
-
-
-def _is_break(gap: str) -> bool:
-    return 2 <= len(gap) <= 3 and all(c in _BREAK_CHARS for c in gap) and gap.strip(" ") in ("", "/", "|", ".", "-", "_", "*")
+_MAX_GAP = 7
+_TRAILING_BREAK_RE = re.compile(r"(?: {2,3}| ?[/|] ?)(?=[A-Za-z])")
 
 
 def decode_spaced(text: str) -> list:
-    """Runs of single letters joined by one separator: ``i g n o r e  a l l``, ``i.g.n.o.r.e``.
+    """Runs of single letters joined by a separator: ``i g n o r e  a l l``, ``i.g.n.o.r.e``.
 
-    Letters of a word are joined by one separator character, the same one throughout the
-    word (space, ``.``, ``-``, ``_`` or ``*``); two or three separator characters (``"  "``,
-    ``" / "``), or a different single one, are a word break. A phrase is kept when it has
-    at least 4 letters and a word of at least 3: "a b c" lists, "U.S.A." and initials
+    A chain of isolated letters whose gaps are short runs of separators and punctuation
+    (at most 7 of ``space . _ * - / | ~ + , ; : ! ? ' "``) is split into words: the most
+    common gap joins the letters of a word (``" "``, ``"."``, ``"-"``, even ``"  "``);
+    any other gap is a word break (``"  "``, ``" / "``, ``". ."``), and the punctuation
+    it holds is kept (``"s ,  a"`` -> ``"s, a"``; ``"n ' t"`` -> ``"n't"``). A phrase is
+    kept when it has a word of at least 4 letters (5 when joined by ``.``), or two words of
+    at least 2 letters and 8 letters in all: "a b c" lists, "U.S.A." and initials
     ("J. R. R. Tolkien") are left alone.
     """
     out = []
     letters = [m.start() for m in _ISOLATED_RE.finditer(text)]
     i, n = 0, len(letters)
     while i < n and len(out) < MAX_RUNS:
-        words = [[letters[i]]]
-        seps = [None]
-        gaps = []  # (gap start, gap end) of word breaks
         j = i + 1
         while j < n:
-            prev, cur = letters[j - 1], letters[j]
-            gap = text[prev + 1:cur]
-            if len(gap) == 1 and gap in _SEP_CHARS and (seps[-1] is None or seps[-1] == gap):
-                words[-1].append(cur)
-                seps[-1] = gap
-            elif (len(gap) == 1 and gap in _SEP_CHARS) or _is_break(gap):
-                gaps.append((prev + 1, cur))
-                words.append([cur])
-                seps.append(None)
-            else:
+            gap = text[letters[j - 1] + 1:letters[j]]
+            if len(gap) > _MAX_GAP or not gap or any(c not in _GAP_CHARS for c in gap):
                 break
             j += 1
-        total = sum(len(w) for w in words)
-        if total >= MIN_SPACED_LETTERS and max(len(w) for w in words) >= 3:
-            start, end = words[0][0], words[-1][-1] + 1
-            chars, cmap = [], []
-            for k, w in enumerate(words):
-                if k:
-                    chars.append(" ")
-                    cmap.append(gaps[k - 1])
-                for p in w:
-                    chars.append(text[p])
-                    cmap.append((p, p + 1))
-            # a word break right after the phrase becomes one space too ("i g n o r e  all")
-            m = re.match(r"[ ._*\-/|]{2,3}(?=[A-Za-z])", text[end:end + 4])
-            if m and _is_break(m.group()):
-                chars.append(" ")
-                cmap.append((end, end + m.end()))
-                end += m.end()
-            out.append((start, end, "".join(chars), cmap))
+        chain = letters[i:j]
         i = j
+        if len(chain) < MIN_SPACED_LETTERS:
+            continue
+        gaps = [text[a + 1:b] for a, b in zip(chain, chain[1:])]
+        counts: dict[str, int] = {}
+        for g in gaps:
+            counts[g] = counts.get(g, 0) + 1
+        intra = max(counts, key=lambda g: (counts[g], -len(g)))
+        sep_chars = set(intra)
+        words, cur = [], 1
+        for g in gaps:
+            if g == intra:
+                cur += 1
+            else:
+                words.append(cur)
+                cur = 1
+        words.append(cur)
+        if len(intra) > 1 and intra.strip(" ") and intra.endswith(" "):
+            continue  # "J. R. R.", "a, b, c, d": initials and lists, not spaced-out words
+        longest = 5 if intra == "." else 4  # "U.S.A.F." is an abbreviation
+        if max(words) < longest and (sum(1 for w in words if w >= 2) < 2 or sum(words) < 8):
+            continue  # "U.S.A. J.", "a l l": one short word is not a phrase
+        splits = _segment_words(text, chain, gaps, intra)
+        chars, cmap = [text[chain[0]]], [(chain[0], chain[0] + 1)]
+        for k, ((a, b), g) in enumerate(zip(zip(chain, chain[1:]), gaps)):
+            if g == intra and k in splits:
+                chars.append(" ")  # a word boundary the text did not mark ("i g n o r e a l l")
+                cmap.append((a + 1, b))
+            elif g != intra:
+                punct = "".join(c for c in g if c not in sep_chars and c != " ")
+                if punct in ("'", "\u2019"):
+                    chars.append(punct)  # "d o n ' t" -> "don't"
+                    cmap.append((a + 1, b))
+                else:
+                    chars.append(punct + " ")
+                    cmap.extend([(a + 1, b)] * (len(punct) + 1))
+            chars.append(text[b])
+            cmap.append((b, b + 1))
+        end = chain[-1] + 1
+        # a word break right after the phrase becomes one space ("i g n o r e  all")
+        m = _TRAILING_BREAK_RE.match(text, end)
+        if m:
+            chars.append(" ")
+            cmap.append((end, m.end()))
+            end = m.end()
+        out.append((chain[0], end, "".join(chars), cmap))
+    return out
+
+
+def _segment_words(text: str, chain: list, gaps: list, intra: str) -> set:
+    """Gap indexes where a long unbroken word of the chain splits into known words.
+
+    A spaced phrase written without word breaks (``i g n o r e a l l``) collapses to
+    one long "word"; when it is not English but splits entirely into words of
+    :data:`ENGLISH` (fewest words), the gaps between them become spaces.
+    """
+    out: set = set()
+    k = 0
+    while k < len(chain):
+        e = k
+        while e < len(gaps) and gaps[e] == intra:
+            e += 1
+        word = "".join(text[p] for p in chain[k:e + 1]).lower()
+        if len(word) >= 7 and word not in ENGLISH and len(word) <= 200:
+            best: list = [None] * (len(word) + 1)
+            best[0] = ()
+            for x in range(len(word)):
+                if best[x] is None:
+                    continue
+                for y in range(x + 1, min(len(word), x + 16) + 1):
+                    if word[x:y] in ENGLISH and (best[y] is None or len(best[y]) > len(best[x]) + 1):
+                        best[y] = best[x] + (y,)
+            cuts = best[len(word)]
+            if cuts is not None and len(cuts) > 1:
+                out.update(k + c - 1 for c in cuts[:-1])
+        k = e + 1
     return out
 
 
@@ -440,6 +487,8 @@ rules safety said say says secret secrets see should show so some something star
 take tell than that the their them then there these they thing things think this those through
 time to told too true two under unrestricted until up us use very want was way we well were what
 when where which while who why will with without word words work would write yes you your
+illegal unfiltered unlimited filters developer model role roleplay evil harmful limitations
+following below help real world only self delete leak leaked override bypass disable admin
 """.split())
 
 
