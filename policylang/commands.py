@@ -64,7 +64,64 @@ def configure_scan(p) -> None:
     p.add_argument("-o", "--output", default="-", help="JSONL output file (default: standard output)")
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--batch", type=int, default=SCAN_BATCH, help="texts per batch (bounds memory)")
+    p.add_argument("--max-line-bytes", type=int, default=None, metavar="N",
+                   help="longest input line read, in bytes; a longer line gets an error record and is skipped "
+                        "unread (default: 6 x the guard's max_text_chars + 64 KiB, 24,065,536)")
     add_word_root(p)
+
+
+#: bytes of JSON a text of one character can take at most in a line (a ``\uXXXX`` escape)
+LINE_BYTES_PER_CHAR = 6
+LINE_SLACK = 64 * 1024  # the rest of the object: "id", other fields
+READ_CHUNK = 1 << 20  # an over-long line is skipped this many bytes at a time
+
+
+def max_line_bytes(guard, requested: int | None) -> int:
+    """The longest input line ``scan`` reads: ``requested``, or what the guard's text limit allows."""
+    if requested is not None:
+        if requested < 1:
+            raise UsageError("--max-line-bytes must be at least 1")
+        return requested
+    from policylang.runtime.evaluate import DEFAULT_MAX_TEXT_CHARS
+
+    limit = getattr(getattr(guard, "_engine", None), "max_text_chars", DEFAULT_MAX_TEXT_CHARS)
+    if limit is None:
+        limit = DEFAULT_MAX_TEXT_CHARS
+    return LINE_BYTES_PER_CHAR * limit + LINE_SLACK
+
+
+def bounded_lines(src, limit: int):
+    """The lines of a binary stream, none held longer than ``limit`` bytes.
+
+    Yields ``bytes`` for each line (newline included), or an ``int`` (the bytes it had, at
+    least ``limit + 1``) for a line longer than ``limit``: that line is read past in
+    ``READ_CHUNK`` pieces and never held whole, so memory stays bounded whatever the input.
+    """
+    while True:
+        raw = src.readline(limit + 1)
+        if not raw:
+            return
+        if raw.endswith(b"\n") or len(raw) <= limit:
+            yield raw  # a whole line (the last one may have no newline)
+            continue
+        size = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = src.readline(READ_CHUNK)
+            if not raw:
+                break
+            size += len(raw)
+        yield size - raw.endswith(b"\n")
+
+
+def _read_lines(src, limit: int):
+    """:func:`iter_jsonl` over :func:`bounded_lines`: over-long lines become bad lines."""
+    for lineno, raw in enumerate(bounded_lines(src, limit), start=1):
+        if isinstance(raw, int):
+            yield Line(lineno, None, f"line too long: over {limit:,} bytes (read {raw:,}); skipped unread "
+                                     "(--max-line-bytes; texts over the guard's max_text_chars are refused anyway)")
+            continue
+        for line in iter_jsonl((raw,)):
+            yield Line(lineno, line.obj, line.error, line.id)
 
 
 def _decision_record(rid, lineno, d) -> dict:
@@ -97,6 +154,7 @@ def cmd_scan(args, out=None, err=None) -> int:
     guard = _load_guard(args.policy, err, args.word_root)
     if guard is None:
         return EXIT_USAGE
+    limit = max_line_bytes(guard, getattr(args, "max_line_bytes", None))
     src, dst = _open_io(args, out)
     show_progress = err.isatty() if hasattr(err, "isatty") else False
     counts = {"lines": 0, "bad": 0}
@@ -127,7 +185,7 @@ def cmd_scan(args, out=None, err=None) -> int:
             print(f"\rscanned {counts['lines']:,} lines ({counts['bad']} bad)", end="", file=err, flush=True)
 
     try:
-        for line in iter_jsonl(src):
+        for line in _read_lines(src, limit):
             counts["lines"] += 1
             why = line.error or text_error(line.obj)
             batch.append((line, why))
@@ -262,37 +320,119 @@ def cmd_explain(args, out=None, err=None) -> int:
 
 # ---------------------------------------------------------------------------- test
 def configure_test(p) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="policy files, folders or built-in pack names")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="policy files, folders or built-in pack names (default: `paths` of [tool.policylang])")
     p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    p.add_argument("-k", metavar="TEXT", dest="select", default=None,
+                   help="run only the tests whose name contains TEXT (case-insensitive)")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                   help="text (default), json (one object) or junit (JUnit XML for CI)")
+    p.add_argument("--coverage", action="store_true",
+                   help="report the rules and the conditions of rules that no test exercises, per file")
     add_word_root(p)
 
 
 def cmd_test(args, out=None, err=None) -> int:
-    from policylang.testing import run_tests
+    from policylang.cli import project_config
+    from policylang.testing import Coverage, junit_xml, result_json, run_tests
 
     out = out or sys.stdout
     err = err or sys.stderr
+    cfg = project_config(args)
     results = []
     broken = 0
+    coverage = Coverage() if args.coverage else None
     for target in expand_targets(args.paths):  # each file's tests run against what that file composes
-        guard = _load_guard([target], err, args.word_root)
+        options = {"trace_conditions": coverage.tracer} if coverage is not None else {}
+        guard = _load_guard([target], err, tuple(args.word_root) + cfg.word_roots, **options)
         if guard is None:
             broken += 1
             continue
-        results.extend(run_tests(guard))
+        ran = run_tests(guard, args.select)
+        if coverage is not None:
+            coverage.record(ran)
+        results.extend(ran)
         guard.close()
     failed = [r for r in results if not r.passed]
-    for r in results:
-        if r.passed and not args.quiet:
-            print(f"PASS {r.span.file}:{r.span.line} {r.name}", file=out)
-        elif not r.passed:
-            print(f"FAIL {r.span.file}:{r.span.line} {r.name}", file=out)
-            for p in r.problems:
-                print(f"     {p}", file=out)
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed", file=out)
+    report = coverage.report() if coverage is not None else None
+    if args.format == "json":
+        doc = {"passed": len(results) - len(failed), "failed": len(failed), "tests": [result_json(r) for r in results]}
+        if report is not None:
+            doc["coverage"] = report
+        print(json.dumps(doc, indent=2, ensure_ascii=False), file=out)
+    elif args.format == "junit":
+        out.write(junit_xml(results))
+    else:
+        for r in results:
+            if r.passed and not args.quiet:
+                print(f"PASS {r.span.file}:{r.span.line} {r.name}", file=out)
+            elif not r.passed:
+                print(f"FAIL {r.span.file}:{r.span.line} {r.name}", file=out)
+                for p in r.problems:
+                    print(f"     {p}", file=out)
+        print(f"{len(results) - len(failed)} passed, {len(failed)} failed", file=out)
+        if report is not None:
+            print("\ncoverage (rules fired, conditions made true):", file=out)
+            for f in report:
+                print(f"  {f['percent']:5.1f}%  {f['file']}  rules {f['rules_covered']}/{f['rules']}, "
+                      f"conditions {f['branches_covered']}/{f['branches']}", file=out)
+                for miss in f["not_covered"]:
+                    where = f"{miss['line']}" + (f":{miss['col']}" if "col" in miss else "")
+                    print(f"         {f['file']}:{where} {miss['rule']}: {miss['what']}", file=out)
     if not results and not broken:
-        print("warning: no test blocks found", file=err)
+        print("warning: no test blocks found" + (f" matching `{args.select}`" if args.select else ""), file=err)
     if broken:
         print(f"error: {broken} {'policy does' if broken == 1 else 'policies do'} not load", file=err)
         return EXIT_USAGE
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------- rule
+def configure_rule(p) -> None:
+    p.add_argument("code", nargs="?", metavar="PLnnn", help="a diagnostic code, e.g. PL101 (or a name: undefined-name)")
+    p.add_argument("--list", action="store_true", help="list every code with its name, severity and summary")
+
+
+def diagnostics_doc() -> str | None:
+    """The text of docs/diagnostics.md: shipped in the wheel as policylang/_docs, or the source tree's."""
+    from importlib import resources
+    from pathlib import Path
+
+    shipped = resources.files("policylang").joinpath("_docs").joinpath("diagnostics.md")
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
+    tree = Path(__file__).resolve().parent.parent / "docs" / "diagnostics.md"
+    return tree.read_text(encoding="utf-8") if tree.is_file() else None
+
+
+def cmd_rule(args, out=None, err=None) -> int:
+    """``policylang rule PLnnn``: what a diagnostic code means, why, an example and the fix."""
+    import re
+
+    from policylang.diagnostics import CODES
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.list or not args.code:
+        for c in CODES.values():
+            print(f"{c.code}  {c.severity.value:<7}  {c.name:<32} {c.summary}", file=out)
+        return 0
+    want = args.code.strip()
+    code = next((c for c in CODES.values() if c.code.lower() == want.lower() or c.name == want.lower()), None)
+    if code is None:
+        import difflib
+
+        close = difflib.get_close_matches(want.upper(), list(CODES), n=1) or difflib.get_close_matches(
+            want.lower(), [c.name for c in CODES.values()], n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else "; `policylang rule --list` lists them"
+        print(f"policylang: error: unknown diagnostic code `{want}`{hint}", file=err)
+        return EXIT_USAGE
+    doc = diagnostics_doc()
+    section = None
+    if doc is not None:
+        m = re.search(rf"^## {code.code} .*?(?=^## |\Z)", doc, re.S | re.M)
+        section = m.group(0).rstrip() if m else None
+    if section is None:  # the documentation is not installed: the summary is all there is
+        section = f"## {code.code} {code.name}\n\n**{code.severity.value.capitalize()}.** {code.summary}."
+    print(section, file=out)
+    return 0

@@ -250,3 +250,75 @@ def test_scan_property_one_record_per_line_in_order(tmp_path, lines, batch):
         else:
             assert rec["error"] and "action" not in rec
     assert code == (1 if any(k != "good" for k, _, _ in lines) else 0)
+
+
+# ---------------------------------------------------------------- scan: bounded memory on huge lines
+def test_scan_line_over_the_byte_limit_gets_an_error_record(tmp_path, capsys):
+    pol = _policy(tmp_path)
+    inp = tmp_path / "in.jsonl"
+    big = json.dumps({"id": "big", "text": "mail a@b.co " * 500})
+    exact = json.dumps({"id": "exact", "text": "x" * 10})
+    inp.write_text('{"id": "a", "text": "mail a@b.co"}\n' + big + "\n" + exact + "\n"
+                   + '{"id": "z", "text": "a@b.co"}')  # the last line has no newline
+    out = tmp_path / "out.jsonl"
+    limit = len(exact.encode())
+    assert main(["scan", "-p", str(pol), str(inp), "-o", str(out), "--max-line-bytes", str(limit)]) == 1
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in recs] == [1, 2, 3, 4]
+    assert recs[0]["text"] == "mail [email]" and recs[3]["text"] == "[email]"
+    assert recs[2]["id"] == "exact" and recs[2]["action"] == "allow"  # exactly the limit: read
+    assert "action" not in recs[1]
+    assert recs[1]["error"].startswith(f"line too long: over {limit:,} bytes (read {len(big.encode()):,})")
+    err = capsys.readouterr().err
+    assert f"{inp}:2: error: line too long" in err and "scanned 4 lines, 1 bad" in err
+
+
+def test_scan_huge_line_is_skipped_in_pieces(tmp_path, monkeypatch):
+    """A line longer than the limit is never read whole: reads are capped at limit + 1 and 1 MiB."""
+    import io
+
+    from policylang import commands
+
+    monkeypatch.setattr(commands, "READ_CHUNK", 4096)
+    data = b'{"text": "a@b.co"}\n' + b'{"text": "' + b"y" * 200_000 + b'"}\n' + b'{"text": "ok"}\n'
+    sizes = []
+
+    class Spy(io.BytesIO):
+        def readline(self, size=-1):
+            sizes.append(size)
+            return super().readline(size)
+
+    got = list(commands.bounded_lines(Spy(data), 1000))
+    assert got[0] == b'{"text": "a@b.co"}\n' and got[2] == b'{"text": "ok"}\n'
+    assert got[1] == 200_012  # the bytes of the skipped line, newline not counted
+    assert max(sizes) == 4096 and -1 not in sizes
+
+
+def test_scan_default_line_limit_follows_max_text_chars():
+    from policylang import commands
+
+    guard = policylang.loads('policy p\npattern x = /x/\nrule r on input: when x refuse "no" cite "t"\n',
+                             max_text_chars=1000)
+    assert commands.max_line_bytes(guard, None) == 6 * 1000 + 64 * 1024
+    assert commands.max_line_bytes(policylang.load("pii"), None) == 24_065_536
+    assert commands.max_line_bytes(guard, 5) == 5
+
+
+def test_scan_max_line_bytes_must_be_positive(tmp_path, capsys):
+    pol = _policy(tmp_path)
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"text": "a"}\n')
+    assert main(["scan", "-p", str(pol), str(inp), "--max-line-bytes", "0"]) == 2
+    assert "--max-line-bytes must be at least 1" in capsys.readouterr().err
+
+
+def test_scan_surrogate_bytes_are_a_bad_line_of_their_own(tmp_path, capsys):
+    """A UTF-8-encoded surrogate (CESU bytes ED A0 80) is invalid UTF-8: one error record, the rest scanned."""
+    pol = _policy(tmp_path)
+    inp = tmp_path / "in.jsonl"
+    inp.write_bytes(b'{"id": 1, "text": "a@b.co"}\n{"id": 2, "text": "x\xed\xa0\x80y"}\n{"id": 3, "text": "hi"}\n')
+    out = tmp_path / "out.jsonl"
+    assert main(["scan", "-p", str(pol), str(inp), "-o", str(out), "--batch", "3"]) == 1
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs[0]["action"] == "redact" and recs[2]["action"] == "allow"
+    assert recs[1]["line"] == 2 and recs[1]["error"].startswith("line is not valid UTF-8")
