@@ -13,11 +13,15 @@ internal error. ``main`` never lets a traceback out unless ``--debug``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+from policylang.config import Config, load_config
+from policylang.loader import UsageError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -41,12 +45,20 @@ def register(name: str, help: str, configure: Callable[[argparse.ArgumentParser]
 
 # ============================================================================ check
 def _configure_check(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="policy files, folders (searched for *.policy) or built-in pack names")
-    p.add_argument("--format", choices=("full", "concise", "json"), default="full",
-                   help="how to print diagnostics (default: full)")
-    p.add_argument("--warnings-as-errors", action="store_true",
+    from policylang.diagnostics.render import FORMATS
+
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="policy files, folders (searched for *.policy) or built-in pack names "
+                        "(default: `paths` of [tool.policylang] in pyproject.toml)")
+    p.add_argument("--format", choices=FORMATS, default="full",
+                   help="how to print diagnostics: full, concise, json, github (workflow annotations), "
+                        "sarif (SARIF 2.1.0) (default: full)")
+    p.add_argument("--warnings-as-errors", action="store_true", default=None,
                    help="exit with 1 when there are warnings, too")
+    p.add_argument("--select", action="append", default=[], metavar="CODE",
+                   help="report only codes with this prefix (repeatable; errors are always reported)")
+    p.add_argument("--ignore", action="append", default=[], metavar="CODE",
+                   help="never report warnings with this code or prefix (repeatable)")
     p.add_argument("--word-root", action="append", default=[], metavar="DIR",
                    help="a folder word files may come from besides each policy's own (repeatable)")
 
@@ -78,9 +90,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from policylang.diagnostics.render import render, summary
     from policylang.loader import FileEnvironment, expand_targets, load_modules
 
+    cfg = project_config(args)
     targets = expand_targets(args.paths)
     n_files = len(targets)
-    env = FileEnvironment(args.word_root)
+    env = FileEnvironment(tuple(args.word_root) + cfg.word_roots)
     infos: list = []
     diagnostics: list = []
     seen: set = set()
@@ -98,21 +111,32 @@ def cmd_check(args: argparse.Namespace) -> int:
                 seen.add(key)
                 diagnostics.append(d)
     diagnostics.sort(key=lambda d: (d.span.file, d.span.start, d.code))
-    if diagnostics:
+    flags = Config(select=tuple(args.select), ignore=tuple(args.ignore))
+    diagnostics = [d for d in diagnostics if cfg.reports(d) and flags.reports(d)]
+    if diagnostics or args.format in ("json", "sarif"):
         out = render(diagnostics, _sources(infos, diagnostics), args.format)
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
-    elif args.format == "json":
-        sys.stdout.write("[]\n")
     line = summary(n_files, diagnostics)
-    if args.format == "json":
-        print(line, file=sys.stderr)
-    else:
-        print(line)
+    print(line, file=sys.stderr if args.format in ("json", "sarif") else sys.stdout)
     if any(d.is_error for d in diagnostics):
         return EXIT_PROBLEMS
-    if args.warnings_as_errors and diagnostics:
+    wae = args.warnings_as_errors if args.warnings_as_errors is not None else cfg.warnings_as_errors
+    if wae and diagnostics:
         return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def project_config(args):
+    """``[tool.policylang]`` (policylang.config) applied to a command's arguments: default
+    paths when none are given, the cache folder. Returns the Config."""
+    cfg = load_config()
+    if hasattr(args, "paths") and not args.paths:
+        if not cfg.paths:
+            raise UsageError("no PATH given and no `paths` in [tool.policylang] of pyproject.toml")
+        args.paths = list(cfg.paths)
+    if cfg.cache_dir and not os.environ.get("POLICYLANG_CACHE_DIR"):
+        os.environ["POLICYLANG_CACHE_DIR"] = cfg.cache_dir
+    return cfg
 
 
 register("check", "check policies for mistakes and print diagnostics", _configure_check, cmd_check)
@@ -127,6 +151,8 @@ register("explain", "check one text and show the cited rules and matched spans",
 register("test", "run the `test` blocks written in policies", _commands.configure_test, _commands.cmd_test)
 register("eval", "score a policy on labelled JSONL: recall, FPR, span F1, latency",
          _commands.configure_eval, _commands.cmd_eval)
+register("rule", "explain a diagnostic code (what, why, an example, the fix)",
+         _commands.configure_rule, _commands.cmd_rule)
 
 
 # ============================================================================ main
@@ -154,8 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 problems, 2 usage or internal error)."""
-    from policylang.loader import UsageError
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

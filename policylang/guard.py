@@ -195,7 +195,7 @@ def build(targets, **options) -> Guard:
     result = check(infos, FileEnvironment(options.pop("word_roots", ()), options.pop("word_limits", None)))
     _raise_for(result.diagnostics)
     cache_dir = options.pop("cache_dir", None)
-    plan = compile_plan(result.policy_set, cache_dir=cache_dir)
+    plan = compile_plan(result.policy_set, cache_dir=cache_dir, trace_conditions=options.pop("trace_conditions", None))
     warnings = [d for d in (*diags, *result.diagnostics) if not d.is_error]
     return Guard(plan, warnings=warnings, **options)
 

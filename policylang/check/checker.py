@@ -9,6 +9,7 @@ the caller hands in (the loader's, by default).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
@@ -161,6 +162,7 @@ def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_di
             diags.append(internal_error(name, exc, infos))
         if len(diags) >= max_diagnostics:
             break
+    diags = suppress_noqa(diags, infos)
     diags.sort(key=lambda d: (d.span.file, d.span.start, d.code))
     if any(d.is_error for d in diags):
         return CheckResult(None, tuple(diags))
@@ -174,6 +176,27 @@ def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_di
         digest=policy_digest(infos, ctx.word_lists),
     )
     return CheckResult(policy_set, tuple(diags))
+
+
+_NOQA = re.compile(r"#\s*noqa:\s*(PL\d{3}(?:\s*,\s*PL\d{3})*)")
+
+
+def suppress_noqa(diags: list[Diagnostic], infos: Iterable[ModuleInfo]) -> list[Diagnostic]:
+    """Drop the warnings whose line carries ``# noqa: PLnnn`` naming their code.
+
+    Only warnings can be silenced: an error means the policy cannot run as written.
+    """
+    sources = {i.module.source.name: i.module.source for i in infos}
+    kept = []
+    for d in diags:
+        src = sources.get(d.span.file)
+        if d.is_error or src is None:
+            kept.append(d)
+            continue
+        m = _NOQA.search(src.line_text(d.span.line))
+        if m is None or d.code not in {c.strip() for c in m.group(1).split(",")}:
+            kept.append(d)
+    return kept
 
 
 def internal_error(pass_name: str, exc: BaseException, infos=()) -> Diagnostic:

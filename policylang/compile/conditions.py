@@ -85,7 +85,12 @@ class ConditionCompiler:
     """Compiles expressions of one module. ``matcher_index``/``model_ref`` come from the plan."""
 
     def __init__(self, symbols: Symbols, info: ModuleInfo, matcher_index: Callable[[str], int],
-                 group_members: Callable[[str], list[int]], model_ref: Callable[[Resolution], ModelRef]):
+                 group_members: Callable[[str], list[int]], model_ref: Callable[[Resolution], ModelRef],
+                 trace: Callable[[Any, Program], Program] | None = None):
+        # ``trace(node, program)`` may wrap the program of every leaf condition (a matcher,
+        # a score, a comparison): ``policylang test --coverage`` records which leaves were
+        # ever true. None (the default) compiles exactly the programs below.
+        self.trace = trace
         self.symbols = symbols
         self.info = info
         self.matcher_index = matcher_index
@@ -103,6 +108,12 @@ class ConditionCompiler:
 
     # -------------------------------------------------------------- booleans
     def _bool(self, node, ci: CompileInfo, positive: bool) -> Program:
+        program = self._bool_of(node, ci, positive)
+        if self.trace is not None and not isinstance(node, (ast.Or, ast.And, ast.Not)):
+            program = self.trace(node, program)
+        return program
+
+    def _bool_of(self, node, ci: CompileInfo, positive: bool) -> Program:
         if isinstance(node, ast.Or):
             parts = [self._bool(n, ci, positive) for n in node.items]
             return lambda f: any(p(f) for p in parts)

@@ -741,8 +741,51 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None | bool) -> str | None:
         env = os.environ.get("POLICYLANG_CACHE_DIR")
         if env:
             return env
-        return os.path.join(os.path.expanduser("~"), ".cache", "policylang", "hs")
+        import platformdirs  # honours XDG_CACHE_HOME (Linux), ~/Library/Caches (macOS), %LOCALAPPDATA%
+
+        return os.path.join(platformdirs.user_cache_dir("policylang", appauthor=False), "hs")
     return os.fspath(cache_dir)
+
+
+#: The database cache is trimmed to this size (least recently used first) after each write;
+#: ``$POLICYLANG_CACHE_MAX_MB`` overrides it.
+DEFAULT_CACHE_MAX_BYTES = 256 * 1024 * 1024
+
+
+def cache_max_bytes() -> int:
+    raw = os.environ.get("POLICYLANG_CACHE_MAX_MB")
+    try:
+        return int(float(raw) * 1024 * 1024) if raw else DEFAULT_CACHE_MAX_BYTES
+    except ValueError:
+        return DEFAULT_CACHE_MAX_BYTES
+
+
+def evict(directory: str, max_bytes: int | None = None, keep: str | None = None) -> int:
+    """Delete least recently used ``*.hsdb`` files until the folder holds at most
+    ``max_bytes`` (never ``keep``, the file just written). Returns the bytes freed."""
+    limit = cache_max_bytes() if max_bytes is None else max_bytes
+    entries = []
+    try:
+        with os.scandir(directory) as it:
+            for e in it:
+                if e.name.endswith(".hsdb") and e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    entries.append((st.st_mtime, st.st_size, e.path))
+    except OSError:
+        return 0
+    total = sum(size for _, size, _ in entries)
+    freed = 0
+    for _, size, path in sorted(entries):
+        if total - freed <= limit:
+            break
+        if keep is not None and os.path.abspath(path) == os.path.abspath(keep):
+            continue
+        try:
+            os.unlink(path)
+            freed += size
+        except OSError:
+            pass
+    return freed
 
 
 def pack(digest: str, mode: int, kinds: Sequence[int], warnings: Sequence[tuple[int, PatternProblem]], blob: bytes) -> bytes:
@@ -794,6 +837,10 @@ def _read_cache(path: str, digest: str, mode: int, n: int) -> tuple[hs.Database 
     try:
         with open(path, "rb") as fh:
             data = fh.read()
+        try:
+            os.utime(path)  # a hit is a use: eviction removes the least recently used first
+        except OSError:
+            pass
         stored_mode, kinds, warnings, blob = unpack(data, digest)
         if len(kinds) != n:
             return None
@@ -816,6 +863,7 @@ def _write_cache(path: str, data: bytes) -> None:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)
+            evict(directory, keep=path)
         except BaseException:
             try:
                 os.unlink(tmp)

@@ -133,8 +133,11 @@ def _calls(rule: ast.Rule):
     return [n for n in ast.rule_nodes(rule) if isinstance(n, ast.Call)]
 
 
-def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:
-    """Compile a checked policy set. Raises PolicyCompileError naming the rule's pattern on failure."""
+def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None) -> Plan:
+    """Compile a checked policy set. Raises PolicyCompileError naming the rule's pattern on failure.
+
+    ``trace_conditions(rule_info)`` may return a ``trace(node, program)`` wrapper for the
+    rule's leaf conditions (test coverage); None compiles plain programs."""
     from policylang.compile.patterns import PatternSetError, PatternSpec, compile_patterns
     from policylang.loader import resolve_model_path
     from policylang.runtime.validators import VALIDATORS
@@ -236,7 +239,8 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None) -> Plan:
     # ---------------------------------------------------------------- rules
     rules: list[CompiledRule] = []
     for order, r in enumerate(policy_set.rules):
-        cc = ConditionCompiler(syms, r.info, index_of.__getitem__, group_members, model_ref)
+        trace = trace_conditions(r) if trace_conditions is not None else None
+        cc = ConditionCompiler(syms, r.info, index_of.__getitem__, group_members, model_ref, trace)
         program, ci = cc.compile_condition(r.node.when, r.node.unless)
         principles = []
         cite = None

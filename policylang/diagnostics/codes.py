@@ -85,6 +85,7 @@ _ALL = [
     Code("PL303", "suspicious-character", W, "the policy text holds an invisible, bidi or confusable character"),
     Code("PL304", "negated-class-reads-like-word", W, "a negated character class looks like a word"),
     Code("PL305", "unreachable-rule", W, "a rule can never change the decision"),
+    Code("PL306", "misspelled-context-attribute", W, "a context attribute is probably a misspelling of another"),
     # compile
     Code("PL401", "hyperscan-rejected", E, "Hyperscan cannot compile a pattern"),
     Code("PL402", "regex-fallback", W, "a pattern needs the slower regex confirmation path"),

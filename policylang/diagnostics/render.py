@@ -1,4 +1,5 @@
-"""Render diagnostics as text for people (``full``, ``concise``) or machines (``json``).
+"""Render diagnostics as text for people (``full``, ``concise``) or machines (``json``,
+``github`` workflow annotations, ``sarif`` 2.1.0).
 
 ``full`` follows rustc and Ruff::
 
@@ -24,7 +25,8 @@ from typing import Iterable, Mapping, Union
 from policylang._source import SourceFile, Span
 from policylang.diagnostics.diagnostic import Diagnostic, Severity
 
-FORMATS = ("full", "concise", "json")
+FORMATS = ("full", "concise", "json", "github", "sarif")
+DOCS_URL = "https://github.com/policylang/policylang/blob/main/docs/diagnostics.md"
 MAX_LINE_WIDTH = 120
 TAB_WIDTH = 4
 
@@ -40,6 +42,10 @@ def render(diagnostics: Iterable[Diagnostic], sources: Sources | None = None, fo
         return "".join(render_concise(d) + "\n" for d in diagnostics)
     if format == "full":
         return "".join(render_full(d, sources) + "\n" for d in diagnostics)
+    if format == "github":
+        return "".join(render_github(d) + "\n" for d in diagnostics)
+    if format == "sarif":
+        return render_sarif(diagnostics)
     raise ValueError(f"unknown format `{format}`; use one of {', '.join(FORMATS)}")
 
 
@@ -50,6 +56,70 @@ def render_concise(d: Diagnostic) -> str:
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+def _gh_escape(s: str, prop: bool = False) -> str:
+    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return s.replace(":", "%3A").replace(",", "%2C") if prop else s
+
+
+def render_github(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command: ``::error file=F,line=L,col=C,...::message``."""
+    level = "error" if d.severity is Severity.ERROR else "warning"
+    sp = d.span
+    props = [f"file={_gh_escape(sp.file, True)}", f"line={sp.line}", f"col={sp.col}",
+             f"endLine={sp.end_line}", f"endColumn={sp.end_col}", f"title={_gh_escape(f'{d.code} {d.name}', True)}"]
+    msg = d.message + (f" (help: {d.help})" if d.help else "")
+    return f"::{level} {','.join(props)}::{_gh_escape(msg)}"
+
+
+def render_sarif(diagnostics: Iterable[Diagnostic]) -> str:
+    """One SARIF 2.1.0 log with one run; columns count code points, like every span here."""
+    from policylang.diagnostics.codes import CODES
+
+    diagnostics = list(diagnostics)
+    codes = sorted({d.code for d in diagnostics})
+    rules = []
+    for code in codes:
+        c = CODES.get(code)
+        rules.append({
+            "id": code,
+            "name": c.name if c else "unknown",
+            "shortDescription": {"text": c.summary if c else code},
+            "helpUri": f"{DOCS_URL}#{code.lower()}-{c.name if c else ''}",
+            "defaultConfiguration": {"level": "error" if (c is None or c.severity is Severity.ERROR) else "warning"},
+        })
+    results = []
+    for d in diagnostics:
+        message = d.message + (f"\nhelp: {d.help}" if d.help else "")
+        results.append({
+            "ruleId": d.code,
+            "ruleIndex": codes.index(d.code),
+            "level": "error" if d.severity is Severity.ERROR else "warning",
+            "message": {"text": message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": d.span.file.replace("\\", "/")},
+                "region": {"startLine": d.span.line, "startColumn": d.span.col,
+                           "endLine": d.span.end_line, "endColumn": d.span.end_col},
+            }}],
+        })
+    try:
+        from importlib.metadata import version
+
+        tool_version = version("policylang")
+    except Exception:  # pragma: no cover - running from a source tree without metadata
+        tool_version = "0"
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "policylang", "version": tool_version, "informationUri": DOCS_URL,
+                                "rules": rules}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
 def _one_line(s: str) -> str:

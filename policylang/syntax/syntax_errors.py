@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -109,9 +111,14 @@ def syntax_diagnostic(parser: Lark, source: SourceFile, err: UnexpectedInput) ->
     start = tok.start_pos if tok.start_pos is not None else pos
     end = tok.end_pos if tok.end_pos is not None else start + len(str(tok))
     allowed = expected_words(parser, err.accepts or err.expected or ())
+    help = f"expected {_join(allowed)}" if allowed else None
+    keywords = [w[1:-1] for w in allowed if w.startswith("`") and w[1:-1].isidentifier()]
+    close = difflib.get_close_matches(str(tok), keywords, n=1, cutoff=0.6) if str(tok).isidentifier() else []
+    if close:  # a mistyped keyword: say which one, then what else fits
+        help = f"did you mean `{close[0]}`? (expected {_join(allowed, 4)})"
     return Diagnostic(
         "PL001", Severity.ERROR, _unexpected(parser, tok),
         source.span_at(start, end),
-        help=f"expected {_join(allowed)}" if allowed else None,
+        help=help,
         label="not expected here",
     )

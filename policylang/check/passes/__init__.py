@@ -10,6 +10,7 @@ from policylang.check.passes import (
     annotations,
     characters,
     citations,
+    context_names,
     hyperscan,
     models,
     names,
@@ -39,4 +40,5 @@ PASSES = (
     ("citations", citations.run),      # PL302
     ("characters", characters.run),    # PL303
     ("reachability", reachability.run),  # PL305
+    ("context_names", context_names.run),  # PL306
 )
