@@ -455,3 +455,86 @@ def test_valid_card_after_a_number_group(pii_guard):
     text = "ref 4000 4111 1111 1111 1111 ok"
     d = pii_guard.check(text, stage="output")
     assert "4111 1111 1111 1111" not in d.text
+
+
+# --------------------------------------------------------------------------- false alarms and folding (pii)
+
+
+@pytest.mark.parametrize("text", [
+    "Oracle version 19.3.0.0 is installed", "release 12.2.0.0 and build 10.4.0.0", "subnet 192.168.4.0/24",
+    "b = a[10::2]", "x[1000:2]", "impl Add for P { fn add() {} } Add::add(a, b)", "Face::bead", "std::vector<int>",
+    "a[::2] + b[1::]", "time 12:30:45", "dead::beef", "Cafe::Add::fade",
+])
+def test_no_ip_false_alarms(both_guard, text):
+    d = both_guard.check(text, stage="output")
+    assert d.text == text, d.redactions
+
+
+@pytest.mark.parametrize("ip", ["10.12.0.7", "203.0.113.42", "192.168.1.10", "fe80::1", "2001:db8::1",
+                                "2001:db8:85a3::8a2e:370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+                                "fd12:3456:789a::", "[2001:db8::1]:8080"])
+def test_real_ips_still_redacted(pii_guard, ip):
+    d = pii_guard.check(f"host {ip} is up", stage="output")
+    assert "[ip_address]" in d.text
+    bare = ip.strip("[]").split("]:")[0]
+    assert bare not in d.text
+
+
+def test_ipv6_group_count_is_bounded(pii_guard):
+    """`::` stands for at least one zero group: nine explicit groups around it is not an address."""
+    text = "id 2001:db8:1:2:3:4::5:6:7 end"
+    d = pii_guard.check(text, stage="output")
+    assert all(text[r.start:r.end].count(":") <= 8 for r in d.redactions)
+
+
+@pytest.mark.parametrize("addr", ["sean.o'brien@example.com", "d'arcy@example.org", "o'neil.k@mail.example.co.uk"])
+def test_apostrophe_in_email_local_part(both_guard, addr):
+    text = f"write to {addr} today"
+    d = both_guard.check(text, stage="output")
+    assert d.text == "write to [email] today"
+    (r,) = d.redactions
+    assert text[r.start:r.end] == addr
+
+
+def test_quotes_around_an_email_stay(pii_guard):
+    text = "email='jane@example.com' and \"bob@x.org\""
+    assert pii_guard.check(text, stage="output").text == "email='[email]' and \"[email]\""
+
+
+@pytest.mark.parametrize("text,value", [
+    ("mail j\u043ehn@example.com now", "j\u043ehn@example.com"),                       # Cyrillic o
+    ("mail \u0430dmin@ex\u0430mple.com now", "\u0430dmin@ex\u0430mple.com"),           # Cyrillic a, twice
+    ("card \u096a\u0967\u0967\u0967 \u0967\u0967\u0967\u0967 \u0967\u0967\u0967\u0967 \u0967\u0967\u0967\u0967 ok",
+     "\u096a\u0967\u0967\u0967 \u0967\u0967\u0967\u0967 \u0967\u0967\u0967\u0967 \u0967\u0967\u0967\u0967"),  # Devanagari
+    ("card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 ok",
+     "\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661"),  # Arabic-Indic
+    ("card \u0e54\u0e51\u0e51\u0e51-\u0e51\u0e51\u0e51\u0e51-\u0e51\u0e51\u0e51\u0e51-\u0e51\u0e51\u0e51\u0e51 ok",
+     "\u0e54\u0e51\u0e51\u0e51-\u0e51\u0e51\u0e51\u0e51-\u0e51\u0e51\u0e51\u0e51-\u0e51\u0e51\u0e51\u0e51"),  # Thai
+    ("SSN \u096b\u0969\u096c-\u0968\u0968-\u0967\u0968\u0969\u096a", "\u096b\u0969\u096c-\u0968\u0968-\u0967\u0968\u0969\u096a"),
+])
+def test_pii_alone_folds_what_it_needs(pii_guard, text, value):
+    """`load("pii")` on its own folds look-alike letters and other scripts' digits; spans map back."""
+    d = pii_guard.check(text, stage="output")
+    assert value not in d.text
+    assert d.action == "redact"
+    spans = [(r.start, r.end) for r in d.redactions]
+    start = text.index(value)
+    assert any(s <= start and e >= start + len(value) for s, e in spans), (spans, text)
+    assert all(not text[s:e].startswith(" ") and not text[s:e].endswith(" ") for s, e in spans)
+    # streamed the same, in small chunks
+    out = "".join(pii_guard.stream([text[i:i + 3] for i in range(0, len(text), 3)]))
+    assert out == d.text
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(seed=st.integers(0, 2**32 - 1), zero=st.sampled_from([0x966, 0x660, 0xE50, 0x6F0, 0xFF10]))
+def test_property_card_in_any_script_digits(pii_guard, seed, zero):
+    rnd = random.Random(seed)
+    digits = card_digits(rnd)
+    card = group_card(rnd, digits)
+    foreign = "".join(chr(zero + int(c)) if c.isdigit() else c for c in card)
+    text = f"pay with {foreign} now"
+    d = pii_guard.check(text, stage="output")
+    assert d.text == "pay with [credit_card] now", (card, d.text)
+    (r,) = d.redactions
+    assert text[r.start:r.end] == foreign
