@@ -538,3 +538,11 @@ def test_property_card_in_any_script_digits(pii_guard, seed, zero):
     assert d.text == "pay with [credit_card] now", (card, d.text)
     (r,) = d.redactions
     assert text[r.start:r.end] == foreign
+
+
+def test_secrets_alone_folds_look_alikes(secrets_guard):
+    text = "token gh\u0440_" + "R7fK2mQ9xL4vT8nW3pZ6cB1dH5jS0aE2yU7i" + " ok"  # Cyrillic р in the prefix
+    d = secrets_guard.check(text, stage="output")
+    assert d.text == "token [github_token] ok"
+    (r,) = d.redactions
+    assert text[r.start:r.end] == text[6:-3]
