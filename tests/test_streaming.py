@@ -532,3 +532,73 @@ def test_property_normalized_policy(normalized_guard, frags, data):
     cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=max(1, len(text))))
     out = "".join(normalized_guard.stream(chunked(text, cuts)))
     assert out == normalized_guard.check(text, "output").text
+
+
+# --------------------------------------------------------------------------- bounded buffer (issue 13)
+
+
+def _endless_key(lines: int):
+    yield "Here is the key:\n-----BEGIN RSA PRIVATE KEY-----\n"
+    rnd = random.Random(5)
+    for _ in range(lines):
+        yield "".join(rnd.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+                      for _ in range(64)) + "\n"
+
+
+def test_stream_that_never_closes_a_pending_match_stops_at_max_text_chars():
+    """A PEM key whose END line never comes is held back; past max_text_chars the stream stops."""
+    guard = policylang.load("secrets", max_text_chars=5000)
+    pulled = []
+
+    def upstream():
+        for c in _endless_key(10_000):
+            pulled.append(len(c))
+            yield c
+
+    gs = guard.stream(upstream())
+    out = "".join(gs)
+    assert out == "Here is the key:\n" + "I can't help with that request."
+    assert sum(pulled) <= 5000 + 65  # stopped within one chunk of the limit, upstream closed
+    d = gs.decision
+    assert d.refused
+    (err,) = d.errors
+    assert err.startswith("stream too large: ") and "the limit is 5,000 (Guard option max_text_chars)" in err
+    assert gs.stats["overflowed"] is True and gs.stats["chars"] <= 5000 + 65
+
+
+def test_stream_overflow_raises_with_on_refuse_raise():
+    guard = policylang.load("secrets", max_text_chars=2000)
+    with pytest.raises(policylang.Refused) as info:
+        "".join(guard.stream(_endless_key(1000), on_refuse="raise"))
+    assert "max_text_chars" in info.value.decision.errors[0]
+
+
+def test_stream_overflow_in_buffered_and_async_modes():
+    src = GLOBAL_SRC
+    guard = policylang.loads(src, cache_dir=False, max_text_chars=300)
+    chunks = ["a@b.co and c@d.io "] * 100
+    gs = guard.stream(chunks)
+    out = "".join(gs)
+    assert gs.stats["mode"] == "buffered" and gs.stats["overflowed"] is True
+    assert out == "I can't help with that request." and "a@b.co" not in out
+
+    async def agen():
+        for c in _endless_key(500):
+            yield c
+
+    async def main():
+        g = policylang.load("secrets", max_text_chars=1500)
+        s = g.astream(agen())
+        return "".join([c async for c in s]), s
+
+    out, s = asyncio.run(main())
+    assert out.endswith("I can't help with that request.") and s.stats["overflowed"] is True
+    assert "-----BEGIN" not in out
+
+
+def test_stream_under_the_limit_is_untouched():
+    guard = policylang.load("secrets", max_text_chars=5000)
+    text = "".join(_endless_key(20))  # ~1,350 characters, no END line
+    gs = guard.stream([text[i:i + 7] for i in range(0, len(text), 7)])
+    assert "".join(gs) == guard.check(text, "output").text == "Here is the key:\n[private_key]"
+    assert gs.stats["overflowed"] is False

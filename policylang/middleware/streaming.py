@@ -44,6 +44,10 @@ Algorithm (one :class:`StreamGuard` per response, nothing shared between streams
    than the hold-back, ``global_rules="end"``), the remainder is still redacted with the
    whole-text decision and the log record says ``"divergence": true``.
 
+Bound: a stream holds at most the guard's ``max_text_chars`` characters (plus one chunk):
+past it, the stream stops and fails closed (a refusal whose ``errors`` name the limit), since
+the whole-text decision would refuse such a text anyway.
+
 What cannot be guaranteed: a pending match longer than ``hold_back`` (a run of more than
 256 characters that might still become an email, or a value padded with many invisible
 characters that normalization removes) may have its beginning released before it is
@@ -57,6 +61,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import threading
+import time
 import weakref
 from typing import Any, Iterable, Mapping
 
@@ -347,6 +352,8 @@ class StreamGuard:
         self.window_refusal: Decision | None = None
         self.decision: Decision | None = None
         self.slow_evals = 0
+        self.overflowed = False
+        self._limit = getattr(getattr(guard, "_engine", None), "max_text_chars", None)
         self._fast_ok = self._engine is not None and prof.ascii_fast and prof.edge == EDGE
         self._normalizer = prof.engine.normalizer if (prof.engine is not None and prof.normalizes) else None
         self._scanner = None
@@ -357,6 +364,25 @@ class StreamGuard:
             if d.refused:
                 self.stopped = True
                 self.window_refusal = d
+
+    def _overflow(self) -> None:
+        """More text than the guard's ``max_text_chars``: stop, fail closed, release nothing more.
+
+        The whole-text decision at the end would refuse such a text anyway ("text too
+        large"); stopping here keeps what the stream holds (its held-back window, the text
+        kept for that decision) within the limit plus one chunk, whatever the upstream sends,
+        e.g. a PEM key whose END line never comes.
+        """
+        self.stopped = True
+        self.overflowed = True
+        msg = (f"stream too large: {self._n:,} characters received, the limit is {self._limit:,} "
+               f"(Guard option max_text_chars); the stream was stopped, {self._n - self._r:,} characters "
+               "held back were not released")
+        eng = getattr(self.guard, "_engine", None)
+        if eng is not None:
+            self.window_refusal = eng._failed("", self.stage, msg, time.perf_counter_ns())
+        else:  # pragma: no cover - every Guard has an engine
+            raise PolicyEvaluationError(msg)
 
     # ------------------------------------------------------------------ feeding
     def text(self) -> str:
@@ -379,6 +405,9 @@ class StreamGuard:
             return ""
         self._parts.append(chunk)
         n = self._n = self._n + len(chunk)
+        if self._limit is not None and n > self._limit:
+            self._overflow()
+            return ""
         if self.buffered:
             self.max_held = n
             return ""
@@ -673,6 +702,7 @@ class StreamGuard:
             "mode": "buffered" if self.buffered else "incremental",
             "refused_mid_stream": self.window_refusal is not None,
             "divergence": self.divergence,
+            "overflowed": self.overflowed,
         }
 
 
@@ -702,6 +732,8 @@ async def _close_async(it) -> None:
 
 
 def _prefix_decision(guard, sg: StreamGuard) -> Decision:
+    if sg.overflowed:
+        return sg.window_refusal
     d = guard.check(sg.text(), sg.stage, sg.context)
     return d if d.refused else sg.window_refusal
 
@@ -709,6 +741,8 @@ def _prefix_decision(guard, sg: StreamGuard) -> Decision:
 async def _aprefix_decision(guard, sg: StreamGuard) -> Decision:
     from policylang.middleware.messages import acheck
 
+    if sg.overflowed:
+        return sg.window_refusal
     d = await acheck(guard, sg.text(), sg.stage, sg.context)
     return d if d.refused else sg.window_refusal
 
