@@ -602,3 +602,23 @@ def test_stream_under_the_limit_is_untouched():
     gs = guard.stream([text[i:i + 7] for i in range(0, len(text), 7)])
     assert "".join(gs) == guard.check(text, "output").text == "Here is the key:\n[private_key]"
     assert gs.stats["overflowed"] is False
+
+
+def test_lone_surrogates_with_log_text_never_break_the_call(tmp_path):
+    """Issue 13 item 8: a lone surrogate in a prompt or answer, logged with log_text=True to a
+    UTF-8 file, neither raises nor writes invalid JSON."""
+    guard = policylang.load("pii")
+    log = tmp_path / "decisions.jsonl"
+
+    @guard.wrap(log=str(log), log_text=True)
+    def ask(prompt):
+        return "answer \ud800 mail a@b.co"
+
+    assert ask("hi \udfff x@y.io") == "answer \ud800 mail [email]"
+    out = "".join(guard.stream(["x\ud800 ", "a@b.co", " \udc00"], log=str(log), log_text=True))
+    assert out == "x\ud800 [email] \udc00"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 2
+    recs = [json.loads(line) for line in lines]
+    assert all(r["action"] in ("allow", "redact") for r in recs)
+    assert any("\udfff" in json.dumps(r) or "\\udfff" in json.dumps(r) for r in recs)
