@@ -6,8 +6,8 @@
     decision.action, decision.text, decision.citations
 """
 
-from policylang.check import check_source
-from policylang.decision import Citation, Decision, Evidence, Redaction
+from typing import TYPE_CHECKING
+
 from policylang.errors import (
     PolicyCheckError,
     PolicyCompileError,
@@ -16,9 +16,41 @@ from policylang.errors import (
     PolicySyntaxError,
     Refused,
 )
-from policylang.guard import Guard, load, loads
+
+if TYPE_CHECKING:  # pragma: no cover
+    from policylang.check import check_source
+    from policylang.decision import Citation, Decision, Evidence, Redaction
+    from policylang.guard import Guard, load, loads
 
 __version__ = "0.1.0"
+
+# The runtime (numpy, pydantic, Hyperscan) is imported on first use, so that the command
+# line's `check` and `fmt` start without it (PEP 562).
+_LAZY = {
+    "check_source": "policylang.check",
+    "Citation": "policylang.decision",
+    "Decision": "policylang.decision",
+    "Evidence": "policylang.decision",
+    "Redaction": "policylang.decision",
+    "Guard": "policylang.guard",
+    "load": "policylang.guard",
+    "loads": "policylang.guard",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'policylang' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Citation",
