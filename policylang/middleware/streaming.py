@@ -89,6 +89,7 @@ _BREAK_BEFORE = frozenset(".,;:!?) \t\r\n")  # a whitespace after one of these i
 SLOW_BATCH = 16  # while matches are pending, evaluate (and release) at most every this many characters
 BASE_SLACK = 128  # released characters kept in the window before its base moves forward
 MAX_WINDOW = 8192  # a window base that finds no safe place moves anyway past this many characters
+GROW_BATCH_FRACTION = 4  # held at a growing value: evaluate again once the held text grew by 1/4
 REGEX_TIMEOUT = 0.05  # seconds per pending-start search; over it, the start is held (fail closed)
 
 
@@ -341,6 +342,8 @@ class StreamGuard:
         self._reds: list[tuple[int, int, str]] = []  # known redactions not yet released
         self._red_floor = 0  # end of the last released redaction
         self._dirty = False  # a tentative refusal waits for more text
+        self._next_eval = 0  # while held at a growing value: no evaluation before this many characters
+        self._next_pending = 0  # while a long match is pending: no pending-start search before this
         self._hit_end = 0  # end of the last stream hit of a local rule's pattern
         self._hits: list[tuple[int, int]] = []  # stream hits of local rules' patterns past the base
         self._base_retry = 0
@@ -444,7 +447,7 @@ class StreamGuard:
                 self._r = w
                 self._emitted.append(out)
                 self._advance_base()
-        elif fresh or self._dirty or w - self._r >= SLOW_BATCH or self._stalled(w):
+        elif (fresh or self._dirty or w - self._r >= SLOW_BATCH or self._stalled(w)) and n >= self._next_eval:
             out = self._evaluate(w)  # a new hit (refuse at once), or enough text to release
         else:
             out = ""  # holding a little longer is always safe
@@ -467,7 +470,16 @@ class StreamGuard:
             if w > self._r and w > self._ps_min:
                 # pending starts only move forward, so while the last one known is past the
                 # candidate watermark there is nothing to recompute
-                w = min(w, self._pending_start(w))
+                if n >= self._next_pending:
+                    w = min(w, self._pending_start(w))
+                    # A long match still in progress (a key body) would be searched again on
+                    # every chunk, each search reading all of it: quadratic. Search again once
+                    # it grew by a quarter; meanwhile the last start known stands in for it
+                    # (it is at or before the real one: holding more is always safe).
+                    grown = (n - self._ps_min) // GROW_BATCH_FRACTION
+                    self._next_pending = n + grown if grown > SLOW_BATCH else 0
+                else:
+                    w = min(w, self._ps_min)
         bound = n - self.hold
         return w if w > bound else bound
 
@@ -592,18 +604,28 @@ class StreamGuard:
                     self.divergence = True
                     s = r
                 reds.append((s, e, red.replacement))
+        blocked = False
         for s, e, _ in reds:
             if s < w < e:
                 w = s
+                blocked = True
                 break
             # A value wholly before the watermark is released only once no match inside it
             # can still grow (a PEM key's cut-off alternative ends on a line; the full block
             # is longer). This holds past ``hold_back``: a known secret is never split.
             if e <= w and self._unb and self._can_grow(s, e):
                 w = s
+                blocked = True
                 break
         out = self._release(w, reds)
         self._dirty = False
+        # Held at a value that is still growing (a key body arriving a few characters at a
+        # time): each evaluation reads the whole held window, so evaluating on every chunk is
+        # quadratic in the value's length. Wait until the held text grew by a quarter;
+        # nothing is released meanwhile, so waiting is always safe (a refusal is only found,
+        # and the stream stopped, a little later).
+        held = n - self._r
+        self._next_eval = n + held // GROW_BATCH_FRACTION if blocked and held // GROW_BATCH_FRACTION > SLOW_BATCH else 0
         return out
 
     def _refusal_state(self, d: Decision, off: int, n: int) -> str:
