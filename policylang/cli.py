@@ -151,6 +151,8 @@ register("explain", "check one text and show the cited rules and matched spans",
 register("test", "run the `test` blocks written in policies", _commands.configure_test, _commands.cmd_test)
 register("eval", "score a policy on labelled JSONL: recall, FPR, span F1, latency",
          _commands.configure_eval, _commands.cmd_eval)
+register("fmt", "rewrite policy files in one canonical layout (comments kept)",
+         _commands.configure_fmt, _commands.cmd_fmt)
 register("rule", "explain a diagnostic code (what, why, an example, the fix)",
          _commands.configure_rule, _commands.cmd_rule)
 

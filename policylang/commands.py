@@ -436,3 +436,66 @@ def cmd_rule(args, out=None, err=None) -> int:
         section = f"## {code.code} {code.name}\n\n**{code.severity.value.capitalize()}.** {code.summary}."
     print(section, file=out)
     return 0
+
+
+# ---------------------------------------------------------------------------- fmt
+def configure_fmt(p) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="policy files or folders, `-` for stdin (default: `paths` of [tool.policylang])")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file would be reformatted")
+    p.add_argument("--diff", action="store_true", help="change nothing; print a unified diff of what would change")
+
+
+def cmd_fmt(args, out=None, err=None) -> int:
+    """``policylang fmt``: rewrite policy files in the canonical layout (docs/cli.md#fmt)."""
+    import difflib
+    from pathlib import Path
+
+    from policylang.cli import project_config
+    from policylang.loader import discover, read_source
+    from policylang.syntax.formatter import FormatError, format_source
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.paths == ["-"]:
+        text = sys.stdin.read()
+        try:
+            out.write(format_source(text, "<stdin>"))
+        except FormatError as e:
+            for d in e.diagnostics:
+                print(_render(d), file=err)
+            return EXIT_USAGE
+        return 0
+    project_config(args)
+    changed = broken = 0
+    files = discover(args.paths)
+    for path in files:
+        src = read_source(path)
+        if not hasattr(src, "text"):
+            print(_render(src), file=err)
+            broken += 1
+            continue
+        try:
+            new = format_source(src.text, str(path))
+        except FormatError as e:
+            for d in e.diagnostics:
+                print(_render(d), file=err)
+            broken += 1
+            continue
+        if new == src.text:
+            continue
+        changed += 1
+        if args.diff:
+            out.writelines(difflib.unified_diff(src.text.splitlines(True), new.splitlines(True),
+                                                f"{path}", f"{path} (formatted)"))
+        elif args.check:
+            print(f"would reformat {path}", file=out)
+        else:
+            Path(path).write_text(new, encoding="utf-8")
+            print(f"reformatted {path}", file=out)
+    verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
+    print(f"{changed} of {len(files)} file{'s' if len(files) != 1 else ''} {verb}"
+          + (f", {broken} could not be parsed" if broken else ""), file=err)
+    if broken:
+        return EXIT_USAGE
+    return 1 if changed and (args.check or args.diff) else 0
