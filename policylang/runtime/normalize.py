@@ -450,6 +450,11 @@ def _decode_b64(run: str, budget: int) -> str | None:
             data = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         return None
+    return _as_text(data, budget)
+
+
+def _as_text(data: bytes, budget: int) -> str | None:
+    """Decoded bytes as a view's text: their UTF-8 prefix, if printable enough, cut to ``budget``."""
     s = _utf8_prefix(data)
     if s is None or not _printable_enough(s):
         return None
@@ -464,10 +469,7 @@ def _decode_hex(run: str, budget: int) -> str | None:
         data = bytes.fromhex(run)
     except ValueError:
         return None
-    s = _utf8_prefix(data)
-    if s is None or not _printable_enough(s):
-        return None
-    return s[:budget]
+    return _as_text(data, budget)
 
 
 _B32_RE = re.compile(r"[A-Z2-7]+|[a-z2-7]+")
@@ -496,10 +498,7 @@ def _decode_b32(run: str, budget: int) -> str | None:
         data = base64.b32decode(body)
     except (binascii.Error, ValueError):
         return None
-    s = _utf8_prefix(data)
-    if s is None or not _printable_enough(s):
-        return None
-    return s[:budget]
+    return _as_text(data, budget)
 
 
 def _find_blobs(text: str, flags: int) -> list[tuple[int, int, str]]:
