@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Property tests draw the same examples on every run by default (`derandomize`), so CI
+# is reproducible; `HYPOTHESIS_PROFILE=explore` draws fresh random examples to hunt for
+# new counterexamples (and failures found that way become fixed tests).
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 # --- tiny real ONNX models (tests/model_factory.py) --------------------------

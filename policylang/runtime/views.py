@@ -165,6 +165,7 @@ def orig_gates(names: tuple[str, ...]):
 _GAP_CHARS = frozenset(" ._*-/|~+,;:!?'\u2019\"")
 _ISOLATED_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z](?![A-Za-z0-9])")
 _MAX_GAP = 7
+_TRIPLE_RE = re.compile(r"([a-z])\1\1")
 _TRAILING_BREAK_RE = re.compile(r"(?: {2,3}| ?[/|] ?)(?=[A-Za-z])")
 
 
@@ -213,6 +214,9 @@ def decode_spaced(text: str) -> list:
         longest = 5 if intra == "." else 4  # "U.S.A.F." is an abbreviation
         if max(words) < longest and (sum(1 for w in words if w >= 2) < 2 or sum(words) < 8):
             continue  # "U.S.A. J.", "a l l": one short word is not a phrase
+        collapsed = "".join(text[k] for k in chain).lower()
+        if _TRIPLE_RE.search(collapsed):
+            continue  # "c c c a": no word has a letter three times in a row
         splits = _segment_words(text, chain, gaps, intra)
         chars, cmap = [text[chain[0]]], [(chain[0], chain[0] + 1)]
         for k, ((a, b), g) in enumerate(zip(zip(chain, chain[1:]), gaps)):
@@ -494,7 +498,8 @@ following below help real world only self delete leak leaked override bypass dis
 
 def _english_gain(text: str, fn) -> bool:
     """Whether ``fn`` (rot13 or reversal, per word) turns at least ``MIN_ENGLISH_GAIN`` of the
-    text's non-English words into English, and at least 40% of them."""
+    text's non-English words into English, and at least 40% of them; twice that many is
+    enough on its own (an encoded payload among many words the short list does not know)."""
     gain = unknown = 0
     for w in _WORD_RE.findall(text):
         lw = w.lower()
@@ -503,7 +508,7 @@ def _english_gain(text: str, fn) -> bool:
         unknown += 1
         if fn(lw) in ENGLISH:
             gain += 1
-    return gain >= MIN_ENGLISH_GAIN and gain * 5 >= unknown * 2
+    return gain >= MIN_ENGLISH_GAIN and (gain * 5 >= unknown * 2 or gain >= 2 * MIN_ENGLISH_GAIN)
 
 
 def rot13_candidate(text: str) -> bool:
