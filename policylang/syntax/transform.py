@@ -268,7 +268,7 @@ class ToAst(Transformer):
         kw: dict = {}
         for part in self._parts(children, "mopt"):
             for key, value in part.value:
-                kw[key] = value
+                kw[key] = kw.get(key, ()) + value if key == "entities" else value
         return ast.ModelOptions(**kw)
 
     def _model(self, cls, children):
@@ -283,11 +283,15 @@ class ToAst(Transformer):
         name = next(c for c in children if isinstance(c, ast.Name))
         kind, path, on = self._parts(children, "source")[0].value
         return ast.Classifier(name, path, self._model_options(children), self._annotations(children),
-                              self._span(children), on=on)
+                              self._span(children), on=on, source=kind)
 
     def onnx_source(self, children):
         path = next(c for c in children if isinstance(c, ast.Str))
         return _Part("source", ("onnx", path, None), self._span(children))
+
+    def ner_source(self, children):
+        path = next(c for c in children if isinstance(c, ast.Str))
+        return _Part("source", ("ner", path, None), self._span(children))
 
     def head_source(self, children):
         path = next(c for c in children if isinstance(c, ast.Str))
@@ -345,6 +349,10 @@ class ToAst(Transformer):
 
     def opt_examples(self, children):
         return self._mopt(children, ("examples", children[-1].value))
+
+    def opt_entity(self, children):
+        name = next(c for c in children if isinstance(c, ast.Name))
+        return self._mopt(children, ("entities", ((name, tuple(children[-1].value)),)))
 
     # ---------------------------------------------------------------- rules
     def rule_decl(self, children):

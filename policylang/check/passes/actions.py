@@ -43,8 +43,8 @@ def run(ctx: CheckContext):
             res = syms.resolve(r.info, ref.parts)
             if res is None:
                 unresolved = True
-            elif res.kind in ("matcher", "group"):
-                has_matcher = True
+            elif res.kind in ("matcher", "group") or (res.kind == "classifier" and res.symbol.node.is_ner):
+                has_matcher = True  # a token classifier's entities are spans, like a matcher's hits
                 break
         if not has_matcher and not unresolved:
             yield error(

@@ -116,6 +116,7 @@ def _model(node):
     if shared is not None:
         yield from _shared_run_options(node, shared)
     if isinstance(node, ast.Classifier):
+        yield from _entities(node)
         if o.examples:
             yield error("PL210", "`examples` applies to topics only", o.examples[0].span,
                         help="a classifier's model decides its labels; use `topic NAME = embed ...` for examples")
@@ -144,6 +145,32 @@ def _model(node):
             yield error("PL210", "topic example is empty", bad.span, help="remove the empty example")
     if shared is None:
         yield from _run_options(node, what)
+
+
+def _entities(node: ast.Classifier):
+    """`entity` options: on token classifiers only, named once each, with types listed once."""
+    o = node.options
+    if not node.is_ner:
+        if o.entities:
+            yield error("PL210", "`entity` applies to token classifiers only", o.entities[0][0].span,
+                        help=f'declare the model as a token classifier: `classifier {node.name.value} = ner "DIR"`')
+        return
+    if o.label is not None:
+        yield error("PL210", "`label` does not apply to a token classifier", o.label.span,
+                    help=f"read an entity instead: `{node.name.value}.ENTITY`")
+    seen: set[str] = set()
+    for name, types in o.entities:
+        if name.value in seen:
+            yield error("PL210", f"entity `{name.value}` is declared twice", name.span, help="declare each entity once")
+        seen.add(name.value)
+        if not types:
+            yield error("PL210", f"entity `{name.value}` lists no entity types", name.span,
+                        help='list the model\'s entity types it is made of, e.g. `["GIVEN_NAME", "SURNAME"]`')
+        listed: set[str] = set()
+        for t in types:
+            if t.value in listed:
+                yield error("PL210", f"entity type `{t.value}` is listed twice", t.span, help="list each type once")
+            listed.add(t.value)
 
 
 def _rule(rule: ast.Rule):

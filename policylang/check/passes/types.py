@@ -124,6 +124,8 @@ class _Typer:
                          node.span, help=f"write `{'.'.join(node.parts[:len(node.parts) - len(res.extra)])}`")
                 return UNKNOWN
             return MATCHER
+        if res.kind == "classifier" and res.symbol.node.is_ner:
+            return self.entity(node, res)
         if res.kind == "classifier":
             if res.extra:
                 self.err("PL204", f"`{node.dotted}` has too many parts", node.span,
@@ -157,6 +159,30 @@ class _Typer:
                 return UNKNOWN
             return TEXT
         return UNKNOWN
+
+    def entity(self, node: ast.Ref, res) -> str:
+        """A token classifier's entity (`names.person`, or an entity type `names.CITY`): a matcher."""
+        cls: ast.Classifier = res.symbol.node
+        groups = [name.value for name, _ in cls.options.entities]
+        if res.label is None or res.extra:
+            self.err("PL204", f"`{node.dotted}` is not an entity: a token classifier is read as "
+                              f"`{res.symbol.local}.ENTITY`", node.span,
+                     help=f"name one of its entities: {', '.join(f'`{res.symbol.local}.{g}`' for g in groups)}"
+                          if groups else "declare `entity NAME [\"TYPE\", ...]` or name an entity type of the model")
+            return UNKNOWN
+        if cls.options.labels is not None:
+            from policylang.runtime.ner import entity_types
+
+            names = groups + [t for t in entity_types([lab.value for lab in cls.options.labels]) if t not in groups]
+            if res.label not in names:
+                src = self.info.module.source
+                tail = len(res.label)
+                span = src.span_at(node.span.end - tail, node.span.end) if node.span.end - node.span.start > tail \
+                    else node.span
+                self.err("PL108", f"token classifier `{res.symbol.local}` has no entity `{res.label}`", span,
+                         help=did_you_mean(res.label, names) or f"its entities are {', '.join(names)}",
+                         label="not one of its entities")
+        return MATCHER
 
     def label(self, node: ast.Ref, res):
         cls: ast.Classifier = res.symbol.node
