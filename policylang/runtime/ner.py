@@ -25,8 +25,8 @@ How a text becomes spans:
    continue an entity of the same type (else start one: lenient BIO), ``L``/``E``/``U``/``S``
    close it, ``O`` closes it. An entity's score is the mean probability of its words.
 5. **Offsets** map back through the view's map to code-point offsets of the ORIGINAL
-   text, and an end is pushed past combining marks that follow it (``Rene`` + U+0301 is
-   redacted whole). Every span is ``text[start:end]`` of the text the caller passed.
+   text, an end is pushed past combining marks that follow it (``Rene`` + U+0301 is
+   redacted whole), and separators at a span's edges (``,;:-/``, dashes) are trimmed. Every span is ``text[start:end]`` of the text the caller passed.
 6. **Groups** (`group_entities`): a policy maps entity types to a kind
    (``entity person ["GIVEN_NAME", "SURNAME"]``). Entities of one group that touch across
    whitespace merge into one span (``John`` + ``Smith``); across a comma they merge only
@@ -212,6 +212,18 @@ def _extend_over_marks(text: str, end: int) -> int:
     return end
 
 
+_EDGE_PUNCT = frozenset(",;:-\u2010\u2011\u2012\u2013\u2014/|")
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span without separators at its edges (a hyphen the model tagged with the name)."""
+    while end > start and (text[end - 1] in _EDGE_PUNCT or text[end - 1].isspace()):
+        end -= 1
+    while start < end and (text[start] in _EDGE_PUNCT or text[start].isspace()):
+        start += 1
+    return start, end
+
+
 def plan_windows(word_ids: Sequence[int | None], budget: int, stride: int) -> list[tuple[int, int]]:
     """``[start, end)`` token windows of at most ``budget`` tokens covering every token.
 
@@ -383,7 +395,9 @@ class TokenClassifier:
             mapped = []
             for e in ents:
                 s, en = (e.start, e.end) if origin is None else (origin[e.start], origin[e.end - 1] + 1)
-                mapped.append(Entity(s, _extend_over_marks(text, en), e.label, e.score))
+                s, en = _trim(text, s, _extend_over_marks(text, en))
+                if en > s:
+                    mapped.append(Entity(s, en, e.label, e.score))
             out.append((mapped, None))
         return out
 
