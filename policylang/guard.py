@@ -159,6 +159,12 @@ class Guard:
 
         return guard_openai(self, client, **options)
 
+    def anthropic(self, client, **options):
+        """A view of an ``anthropic.Anthropic``/``AsyncAnthropic`` client whose ``messages.create`` is guarded."""
+        from policylang.middleware.anthropic import guard_anthropic
+
+        return guard_anthropic(self, client, **options)
+
 
 def _check_labels(plan: Plan, runner) -> None:
     """Labels the policy reads must exist in the loaded model (labels may come from config.json)."""
