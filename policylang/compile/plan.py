@@ -45,6 +45,7 @@ class ModelEntry:
     examples: tuple[str, ...] = ()
     embedder: int | None = None  # heads and topics on a declared embedder: its entry's index
     entities: tuple[tuple[str, tuple[str, ...]], ...] = ()  # token classifiers: (entity, its types)
+    entity_min_parts: tuple[tuple[str, int], ...] = ()  # (entity, fewest distinct types a span holds)
 
     @property
     def is_ner(self) -> bool:
@@ -230,6 +231,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
             examples=tuple(s.value for s in o.examples),
             embedder=emb_entry.index if emb_entry is not None else None,
             entities=tuple((n.value, tuple(t.value for t in ts)) for n, ts in o.entities),
+            entity_min_parts=tuple((n.value, k) for n, k in o.entity_min_parts),
         ))
 
     entity_matchers: dict[int, dict[str, int]] = {}

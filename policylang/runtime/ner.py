@@ -147,15 +147,19 @@ def _joinable(gap: str) -> str | None:
     return None
 
 
-def group_entities(text: str, entities: Sequence[Entity], groups: Mapping[str, Sequence[str]]) -> dict[str, list[Entity]]:
+def group_entities(text: str, entities: Sequence[Entity], groups: Mapping[str, Sequence[str]],
+                   min_parts: Mapping[str, int] | None = None) -> dict[str, list[Entity]]:
     """Entities of each group (``{group: [types]}``), touching parts merged (see module doc).
 
-    A merged entity's score is the mean of its parts' scores, weighted by length.
+    A merged entity's score is the mean of its parts' scores, weighted by length. With
+    ``min_parts[group] = n`` a merged entity must hold at least ``n`` distinct types (an
+    address is more than a lone city or a lone number).
     """
     ordered = sorted(entities, key=lambda e: (e.start, e.end))
     out: dict[str, list[Entity]] = {}
     for name, types in groups.items():
         wanted = set(types)
+        fewest = (min_parts or {}).get(name, 1)
         spans: list[Entity] = []
         cur: list | None = None  # [start, end, weighted score, length, types]
         for e in ordered:
@@ -170,11 +174,11 @@ def group_entities(text: str, entities: Sequence[Entity], groups: Mapping[str, S
                     cur[3] += n
                     cur[4].add(e.label)
                     continue
-            if cur is not None:
+            if cur is not None and len(cur[4]) >= fewest:
                 spans.append(Entity(cur[0], cur[1], name, cur[2] / max(cur[3], 1)))
             n = e.end - e.start
             cur = [e.start, e.end, e.score * n, n, {e.label}]
-        if cur is not None:
+        if cur is not None and len(cur[4]) >= fewest:
             spans.append(Entity(cur[0], cur[1], name, cur[2] / max(cur[3], 1)))
         out[name] = spans
     return out
@@ -316,6 +320,8 @@ class TokenClassifier:
             raise ModelError(f"max_length {self.max_length} leaves no room for text after the special tokens",
                              self.name)
         self.stride = max(0, min(self.stride if self.stride is not None else self.budget // 4, self.budget - 1))
+        #: how a word's tag comes from its sub-tokens: ``first`` sub-token, or ``average`` of their probabilities
+        self.aggregation = "first"
 
     @property
     def runs(self) -> int:
@@ -351,8 +357,8 @@ class TokenClassifier:
             for (a, b), (lo, hi) in zip(planned, _owned(planned)):
                 windows.append(self._prefix + ids[a:b] + self._suffix)
                 where.append((i, a, lo, hi, len(self._prefix)))
-        tags = [np.zeros(len(p[0]), dtype=np.int64) for p in per_text]
-        probs = [np.zeros(len(p[0]), dtype=np.float32) for p in per_text]
+        n_tags = len(self.labels)
+        dist = [np.zeros((len(p[0]), n_tags), dtype=np.float32) for p in per_text]
         problems: list[str | None] = [None] * len(texts)
         if windows:
             for w, row in self._run(windows):
@@ -368,29 +374,34 @@ class TokenClassifier:
                     problems[i] = f"tag probabilities are not in [0, 1] after {self.activation}"
                     continue
                 sl = slice(skip + lo - a, skip + hi - a)
-                tags[i][lo:hi] = p[sl].argmax(axis=1)
-                probs[i][lo:hi] = p[sl].max(axis=1)
+                dist[i][lo:hi] = p[sl]
         out: list[tuple[list[Entity], str | None]] = []
         for i, text in enumerate(texts):
             if problems[i] is not None:
                 out.append(([], problems[i]))
                 continue
             ids, offsets, word_ids = per_text[i]
-            words: list[list] = []  # [start, end, tag, p] in the view
+            spans: list[list] = []  # [start, end, first token, last token] per word, in the view
             last_word = None
             for t in range(len(ids)):
                 a, b = offsets[t]
                 if b <= a:
                     continue
                 wid = word_ids[t]
-                if wid is not None and wid == last_word and words:
-                    words[-1][1] = max(words[-1][1], b)
+                if wid is not None and wid == last_word and spans:
+                    spans[-1][1] = max(spans[-1][1], b)
+                    spans[-1][3] = t
                     continue
                 last_word = wid
-                tag = self.labels[int(tags[i][t])]
-                p = float(probs[i][t])
-                words.append([a, b, tag if p >= threshold else "O", p])
-            ents = decode_tags([tuple(w) for w in words])
+                spans.append([a, b, t, t])
+            words = []
+            d = dist[i]
+            for a, b, t0, t1 in spans:
+                row = d[t0] if self.aggregation == "first" else d[t0 : t1 + 1].mean(axis=0)
+                k = int(row.argmax())
+                p = float(row[k])
+                words.append((a, b, self.labels[k] if p >= threshold else "O", p))
+            ents = decode_tags(words)
             view, origin = views[i]
             mapped = []
             for e in ents:

@@ -179,6 +179,7 @@ class ModelOptions:
     examples: tuple[Str, ...] = ()
     # token classifiers: `entity NAME ["TYPE", ...]`, a kind made of entity types
     entities: tuple[tuple[Name, tuple[Str, ...]], ...] = ()
+    entity_min_parts: tuple[tuple[Name, int], ...] = ()  # `entity NAME [...] min_parts N`
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,7 +268,7 @@ class ToAst(Transformer):
         kw: dict = {}
         for part in self._parts(children, "mopt"):
             for key, value in part.value:
-                kw[key] = kw.get(key, ()) + value if key == "entities" else value
+                kw[key] = kw.get(key, ()) + value if key in ("entities", "entity_min_parts") else value
         return ast.ModelOptions(**kw)
 
     def _model(self, cls, children):
@@ -352,7 +352,12 @@ class ToAst(Transformer):
 
     def opt_entity(self, children):
         name = next(c for c in children if isinstance(c, ast.Name))
-        return self._mopt(children, ("entities", ((name, tuple(children[-1].value)),)))
+        lists = [c for c in children if isinstance(c, _Part) and c.kind == "list"]
+        parts = [int(c) for c in children if isinstance(c, Token) and c.type == "INT"]
+        pairs = [("entities", ((name, tuple(lists[0].value)),))]
+        if parts:
+            pairs.append(("entity_min_parts", ((name, parts[0]),)))
+        return self._mopt(children, *pairs)
 
     # ---------------------------------------------------------------- rules
     def rule_decl(self, children):

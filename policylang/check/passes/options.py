@@ -171,6 +171,12 @@ def _entities(node: ast.Classifier):
             if t.value in listed:
                 yield error("PL210", f"entity type `{t.value}` is listed twice", t.span, help="list each type once")
             listed.add(t.value)
+    counts = {name.value: len({t.value for t in types}) for name, types in o.entities}
+    for name, k in o.entity_min_parts:
+        if not 1 <= k <= counts.get(name.value, 0):
+            yield error("PL210", f"`min_parts {k}` of entity `{name.value}` is not between 1 and the "
+                                 f"{counts.get(name.value, 0)} types it lists", name.span,
+                        help="a span can hold at most one of each listed type")
 
 
 def _rule(rule: ast.Rule):
