@@ -352,27 +352,131 @@ def _fold_chartable() -> "_CharTable":
 
 
 # --------------------------------------------------------------------------- leetspeak
-_LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_MAP = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
+_LEET_TABLE = str.maketrans(_LEET_MAP)
 _LEET_TABLE_NO_AT = {k: v for k, v in _LEET_TABLE.items() if k != ord("@")}
-_LEET_TABLE_L = {**_LEET_TABLE, ord("1"): "l"}
 # A token (run of word characters, @ and $) that contains both a letter and a leet character.
-_LEET_RE = re.compile(r"(?<![\w@$])(?=[\w@$]*?[013457@$])(?=[\w@$]*?[^\W\d_])[\w@$]+")
-_LEET_CHAR_RE = re.compile(r"[013457@$]")
+_LEET_RE = re.compile(r"(?<![\w@$])(?=[\w@$]*?[01345789@$])(?=[\w@$]*?[^\W\d_])[\w@$]+")
+# A token of leet characters only ("411", "4", "70"): folded only next to a folded token.
+# A token that holds a leet character; it folds when it also holds a letter, and when it is
+# digits only ("411", "4", "70") on a line with such a token.
+_LEET_TOKEN_RE = re.compile(r"(?<![\w@$])[\w@$]*?[01345789@$][\w@$]*")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_NEWLINE_RE = re.compile("\n")
+_NUMBER_JOINERS = frozenset(".,:/-@")
+_LEET_CHAR_RE = re.compile(r"[01345789@$]")
+_TRAILING_DIGITS_RE = re.compile(r"[0-9]+$")
+_NUMBERED = frozenset(("base", "rot", "sha", "md", "utf", "ipv", "win"))  # names that end in a number
+_LEET_MAX_ONES = 4  # readings of "1" tried per token: 2 ** this many at most
+_LEET_MAX_WORD = 20  # longer tokens (ids, keys) are guessed, never looked up
+_VOWELS = frozenset("aeiou")
+_L_BEFORE_VOWEL = frozenset("bfgkp")  # "ble", "fla", "gle", "kle", "ple"
+# after a vowel "1" is "l" ("a1l", "t01d"), except before these letters: "sa1d", "jo1n", "the1r"
+_I_AFTER = {"a": "dmnr", "o": "n", "e": "rg", "u": "nr"}
+_SUFFIXES = ("s", "es", "d", "ed", "ing", "ly", "er", "ers", "ion", "ions", "ness")
 # ASCII character classes for a C-speed pre-check: letter -> "a", leet character -> "1",
-# the other token characters (2 6 8 9 _) deleted, any other character -> " ". A token
+# the other token characters (2 6 _) deleted, any other character -> " ". A token
 # holds a letter and a leet character iff its class run holds "a1" or "1a".
 _LEET_CLASSES = str.maketrans(
     {**{i: " " for i in range(128)},
      **{ord(c): "a" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"},
-     **{ord(c): "1" for c in "013457@$"},
-     **{ord(c): None for c in "2689_"}})
+     **{ord(c): "1" for c in "01345789@$"},
+     **{ord(c): None for c in "26_"}})
+
+
+def _is_word(w: str) -> bool:
+    """Whether ``w`` (lower case) is a word of :data:`views.LEET_WORDS`, or one with a suffix."""
+    words = _views.LEET_WORDS
+    if w in words:
+        return True
+    for suf in _SUFFIXES:
+        if len(w) > len(suf) + 1 and w.endswith(suf):
+            stem = w[:-len(suf)]
+            if stem in words or stem + "e" in words or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in words):
+                return True
+    return False
+
+
+def _read_ones(tok: str, out: str) -> str:
+    """``out`` (``tok`` folded, every ``1`` read as ``i``) with each ``1`` read as ``i`` or ``l``.
+
+    The reading that makes a word of :data:`views.LEET_WORDS` wins (the one closest to the
+    guess below, when several do); otherwise each ``1`` is guessed from its neighbours, by
+    English spelling: ``11`` is ``ll``; after a vowel ``l`` ("a1l", "t01d", "c4nce1"); at the
+    start before a vowel ``l`` ("1ine", "1eak"); between ``b f g k p`` and a vowel ``l``
+    ("p1ease", "f1ag") and in a final consonant + "le" ("artic1e"); otherwise ``i``
+    ("1gnore", "w1th", "1", "sa1d", "jo1n"). A token that is a name ending in a number
+    ("b4se64", "r0t13") keeps its number.
+    """
+    ones = [k for k, c in enumerate(tok) if c == "1"]
+    low = out.lower()
+    n = len(out)
+    guess = list(out)
+    for k in ones:
+        prev = low[k - 1] if k > 0 else ""
+        nxt = low[k + 1] if k + 1 < n else ""
+        if tok[k + 1:k + 2] == "1" or tok[k - 1:k] == "1" and (k < 2 or tok[k - 2] != "1"):
+            ell = True  # "11": "all", "will"
+        elif prev in _VOWELS:
+            ell = nxt not in _I_AFTER.get(prev, "")
+        elif not prev.isalpha():
+            ell = nxt in _VOWELS
+        elif nxt == "e" and low[k + 2:] in ("", "s", "d"):
+            ell = True  # "artic1e", "tit1es": a word ending in consonant + "le"
+        else:
+            ell = prev in _L_BEFORE_VOWEL and nxt in _VOWELS
+        if ell:
+            guess[k] = "l"
+    guessed = "".join(guess)
+    if len(ones) > _LEET_MAX_ONES or n > _LEET_MAX_WORD or _is_word(guessed.lower()):
+        return guessed
+    best, best_d = None, n + 1
+    chars = list(out)
+    for mask in range(1 << len(ones)):
+        for b, k in enumerate(ones):
+            chars[k] = "l" if mask >> b & 1 else "i"
+        cand = "".join(chars)
+        if _is_word(cand.lower()):
+            d = sum(1 for k in ones if chars[k] != guess[k])
+            if d < best_d:
+                best, best_d = cand, d
+    return best if best is not None else guessed
+
+
+def _in_number(text: str, a: int, b: int) -> bool:
+    """Whether the digits ``text[a:b]`` are part of a longer number ("4.17.21", "10:45", "1,000")."""
+    return (a >= 2 and text[a - 1] in _NUMBER_JOINERS and text[a - 2].isalnum()) or \
+        (b + 1 < len(text) and text[b] in _NUMBER_JOINERS and text[b + 1].isalnum())
+
+
+def _fold_token(tok: str, tail: str, end: int) -> str:
+    # "user@example.com": keep the @ of what looks like an e-mail address.
+    if "@" in tok and tail[end:end + 1] == "." and tail[end + 1:end + 2].isalnum():
+        out = tok.translate(_LEET_TABLE_NO_AT)
+    else:
+        out = tok.translate(_LEET_TABLE)
+    if "1" in tok:
+        out = _read_ones(tok, out)
+    if "0" <= tok[-1] <= "9":
+        m = _TRAILING_DIGITS_RE.search(tok)
+        for k in range(max(m.start(), 2), len(tok)):
+            if out[:k].lower() in _NUMBERED:
+                return out[:k] + tok[k:]  # "b4s364", "r0713", "845364": the number stays
+    if tok.isdigit() and ("2" in tok or "6" in tok) or tok[0] == "$" and tok[1:].isdigit():
+        return tok  # "2024", "$100": a number, an amount
+    if tok.isupper():  # letters all capitals: "D4N" is "DAN", "1GN0R3" is "IGNORE"
+        out = out.upper()
+    return out
 
 
 def _leet(text: str) -> str:
     """``text`` with leet characters folded inside tokens that also hold a letter.
 
-    Length-preserving: every character folds to exactly one character, so
-    position ``p`` of the result is position ``p`` of ``text``.
+    ``0 1 3 4 5 7 8 9 @ $`` read as ``o i/l e a s t b g a s``; ``1`` is read as ``i`` or ``l``
+    per token (see :func:`_read_ones`). A token of digits only ("411", "4", "70") is folded
+    too on a line that holds a folded token, so "411 th3 ru135" reads "all the rules";
+    numbers with a 2 or a 6 ("2024") and lines without a folded token stay as they are. Length-preserving: every character folds to exactly one
+    character, so position ``p`` of the result is position ``p`` of ``text``.
     """
     # Fast exits, at C speed: most prose has no leet character at all; in ASCII text
     # with some ("in 2024"), the class string tells whether any token holds both a
@@ -380,7 +484,7 @@ def _leet(text: str) -> str:
     # run from the token that holds the first leet character (whitespace never
     # belongs to a token).
     if not ("0" in text or "1" in text or "3" in text or "4" in text or "5" in text
-            or "7" in text or "@" in text or "$" in text):
+            or "7" in text or "8" in text or "9" in text or "@" in text or "$" in text):
         return text
     if text.isascii():
         classes = text.translate(_LEET_CLASSES)
@@ -389,21 +493,30 @@ def _leet(text: str) -> str:
     first = _LEET_CHAR_RE.search(text).start()
     cut = max(text.rfind(" ", 0, first), text.rfind("\n", 0, first)) + 1
     tail = text[cut:] if cut else text
-
-    def repl(m: re.Match) -> str:
+    toks, mixed_lines = [], set()
+    lines = None
+    for m in _LEET_TOKEN_RE.finditer(tail):
         tok = m.group()
-        end = m.end()
-        # "user@example.com": keep the @ of what looks like an e-mail address.
-        if "@" in tok and tail[end:end + 1] == "." and tail[end + 1:end + 2].isalnum():
-            return tok.translate(_LEET_TABLE_NO_AT)
-        out = tok.translate(_LEET_TABLE)
-        if "1" in tok and out.lower() not in _views.ENGLISH:
-            alt = tok.translate(_LEET_TABLE_L)  # "a11", "ru1es": 1 stands for l
-            if alt.lower() in _views.ENGLISH:
-                return alt
-        return out
-
-    folded = _LEET_RE.sub(repl, tail)
+        if _LETTER_RE.search(tok) is not None:
+            toks.append((m.start(), m.end(), True))
+            if lines is None:
+                lines = [k.start() for k in _NEWLINE_RE.finditer(tail)]
+            mixed_lines.add(bisect_right(lines, m.start()))
+        elif not tok.strip("0123456789@$"):
+            toks.append((m.start(), m.end(), False))
+    if lines is None:
+        return text
+    # a token of digits only folds on a line that holds a folded token ("411 th3 ru135")
+    fold = [t[2] or bisect_right(lines, t[0]) in mixed_lines and not _in_number(tail, t[0], t[1]) for t in toks]
+    pieces, pos = [], 0
+    for (a, b, _m), f in zip(toks, fold):
+        if not f:
+            continue
+        pieces.append(tail[pos:a])
+        pieces.append(_fold_token(tail[a:b], tail, b))
+        pos = b
+    pieces.append(tail[pos:])
+    folded = "".join(pieces)
     if folded == tail:
         return text
     return text[:cut] + folded if cut else folded

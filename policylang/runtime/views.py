@@ -21,7 +21,7 @@ import re
 import threading
 from functools import lru_cache
 
-__all__ = ["printable_enough", "gates", "orig_gates"]
+__all__ = ["printable_enough", "gates", "orig_gates", "ENGLISH", "LEET_WORDS"]
 
 PRINTABLE_RATIO = 0.9
 MAX_RUNS = 64  # run decodings per decoder and text
@@ -493,6 +493,55 @@ time to told too true two under unrestricted until up us use very want was way w
 when where which while who why will with without word words work would write yes you your
 illegal unfiltered unlimited filters developer model role roleplay evil harmful limitations
 following below help real world only self delete leak leaked override bypass disable admin
+""".split())
+
+# More words the attack patterns are written with (and common words holding an ``l`` or an
+# ``i``), for reading leetspeak's ambiguous ``1`` (``i`` or ``l``) as a word: hand-picked.
+LEET_WORDS = ENGLISH | frozenset("""
+ai ais article translate translation keylogger said join delight delights
+able absolutely accordingly acting action activate active actual actually admin administrator
+alert align alignment allow allowed alone already alternate amoral anthropic anti apply applies
+applicable aside asking assistant attention authorized avoid beginning believe bill binary
+binding black block blueprint boundaries breaking build built call called cancel cancelled
+censor censored censorship certainly chain chemical chemistry circumstances circumvent claim
+classifier click close comply complete completely compliance conditioning confidant confidential
+configuration configured considerations constrained constraints contain contains continue control
+controlled conversation credential credentials credit criminal curious deactivate deadly dealer
+debug debugging decline default deleted describe designed detail detailed detection develop
+developed developers different direct directions directive directives directly disable disabled
+disallowed discard disclaimer disclose dismiss display disregard double drive dual earlier
+educational effective email enable enabled engineer engineering entire entirely entity ethical
+ethics evil exactly exceptions exclusively exist existing explain explicit exploit exploits
+explosives external fail false family feel fiction fictional file files fill film filtered
+filtering final fine finished firearms flag follow follows forbidden friend friendly fully
+function genuine girl give given gives glad gladly global goal guardrails guidance guide guideline
+hacking half halt handle happily held hello helpful helps hide hint history hold hypothetical
+hypothetically identity ignored ignores ignoring illegally image imagine immoral impossible
+include includes initial initially inside instruct instructed instruction intelligence internal
+interpret invalid invisible isn items jailbreak jailbroken kill killing kind lab language large
+last late latest later latin law lawless laws layer lead leak learn least leave left legal legality
+less lesson lethal letter letters level liberated lie life lift lifted light likely limit limited
+limitless line lines link list listed listen little live lives llm load lock locked log logging
+login logs longer lose loss lost lot love low lower mail main malicious malware maintenance making
+meanwhile mention merely might mild mind mine misaligned mission mistake mode models moderation
+modified monitoring moral morality morals myself narrative normal normally notice novel null
+obeying obligated obsolete official officially omit only open openai opening opposite option
+original originally overlook overridden overrule parallel pill place play player playing please
+plus point poison police policies polite political possible powerful preamble preceding
+precise prefix previously principle principles private privileged problem programming prohibited
+protagonist protocols provide provided public purely question questions quietly real realistic
+reality really received recipe recite refusal refusing regardless relevant release released
+reliable remind reminder remove removed replaced reply replies require required responding
+restricted result results reveal review revised rewrite rewritten rid right risk rule ruled
+safely sale school script secretly security select sell setting settings several shall shell
+silent silently simple simply simulate simulation single sister site skill skip slave sleep slip
+small smuggle solely special spell splice still strictly string style submit switch switched
+table tale talk technical telling tells terminal terrorist testing theoretical third thrill
+thriller till tilt times title tool tools total totally toxic trail training trial trick truly
+trying tuning typical unable unaligned unchained unethical unhinged universal unlock unlocked
+unrestricted unsafe until upload usual usually valid variable verbatim verified version via
+villain violate violent virus visible visit void wait warning warnings whole wild will window
+within while wish withhold writing written yell yield yourself
 """.split())
 
 
