@@ -307,7 +307,7 @@ def test_sync_broken_stream_never_releases_held_text(server, client, guard, tmp_
 
 def test_unguarded_paths_are_blocked(client, guard):
     gc = guard.openai(client)
-    for name in ("responses", "completions", "with_raw_response"):
+    for name in ("completions", "with_raw_response"):
         with pytest.raises(AttributeError, match="not guarded"):
             getattr(gc, name)
     with pytest.raises(AttributeError, match="not guarded"):

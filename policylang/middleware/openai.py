@@ -18,15 +18,16 @@ shape), with and without ``stream=True``:
   with :class:`policylang.middleware.streaming.StreamGuard`, and a refusal in any choice
   closes the HTTP stream and ends the response with the refusal.
 
+``responses.create(...)`` (the Responses API) is guarded too: see
+:mod:`policylang.middleware.openai_responses`.
+
 Per call, ``policy_context={...}`` is popped from the ``create()`` keywords (the OpenAI
 API never sees it). Not guarded, and therefore not reachable through the guarded view
-(``AttributeError``; use ``.unguarded``): ``responses``, legacy ``completions``, ``beta``,
-``realtime``, ``with_raw_response``/``with_streaming_response`` and
-``chat.completions.parse``/``stream``. Tool-call arguments in the model's *answer* are not checked
-(they are when the application sends them back as history). ``guard.wrap(client.responses.create)``
-checks a Responses request's ``input=`` (every item shape), but its ``Response`` result is not
-a type ``wrap`` can check, so it raises ``TypeError`` after the call: the Responses API is not
-guarded yet.
+(``AttributeError``; use ``.unguarded``): legacy ``completions``, ``beta``,
+``realtime``, ``with_raw_response``/``with_streaming_response``,
+``chat.completions.parse``/``stream`` and every ``responses`` method but ``create`` and
+``delete``. Tool-call arguments in a Chat Completions *answer* are not checked (they are when
+the application sends them back as history; Responses ``function_call`` arguments are).
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ from policylang.middleware.wrap import _check_on_refuse, merge_context, refusal_
 __all__ = ["guard_openai", "GuardedOpenAI"]
 
 CALL = "openai.chat.completions.create"
-_BLOCKED_CLIENT = frozenset({"responses", "completions", "beta", "realtime", "with_raw_response",
-                             "with_streaming_response"})
+_BLOCKED_CLIENT = frozenset({"completions", "beta", "realtime", "with_raw_response", "with_streaming_response"})
 _BLOCKED_COMPLETIONS = frozenset({"parse", "stream", "with_raw_response", "with_streaming_response"})
 
 
@@ -91,6 +91,9 @@ class GuardedOpenAI:
         self._opts = opts
         self._async = _is_async(client)
         self.chat = _GuardedChat(self)
+        from policylang.middleware.openai_responses import GuardedResponses
+
+        self.responses = GuardedResponses(self)  # the Responses API (policylang.middleware.openai_responses)
 
     @property
     def unguarded(self):
