@@ -340,9 +340,10 @@ def test_on_error_allow_and_flag(model_dir):
 
 
 def test_timeout_fails_closed(model_dir):
-    g = policylang.loads(policy(model_dir, options="max_length 8 timeout 1ms"))
-    d = g.check("John Smith and the a is in " * 20_000)
-    assert d.action == "refuse" and "timed out" in d.errors[0]
+    # `with`: close() waits for the late run, so no ONNX Runtime call outlives the test
+    with policylang.loads(policy(model_dir, options="max_length 8 timeout 1ms")) as g:
+        d = g.check("John Smith and the a is in " * 20_000)
+        assert d.action == "refuse" and "timed out" in d.errors[0] and "fail closed" in d.errors[0]
 
 
 def test_model_that_is_not_a_token_classifier(tmp_path, model_dir):
