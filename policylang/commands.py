@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -27,11 +28,15 @@ def _load_guard(policies: Sequence[str], err, word_roots=(), **options) -> objec
     try:
         return policylang.load(list(policies), word_roots=tuple(word_roots or ()), **options)
     except PolicyError as e:
-        for d in e.diagnostics or ():
-            print(_render(d), file=err)
-        if not e.diagnostics:
-            print(f"error: {e.message}", file=err)
+        _report_policy_error(e, err)
         return None
+
+
+def _report_policy_error(e: PolicyError, err) -> None:
+    for d in e.diagnostics or ():
+        print(_render(d), file=err)
+    if not e.diagnostics:
+        print(f"error: {e.message}", file=err)
 
 
 def _render(d) -> str:
@@ -60,13 +65,19 @@ def configure_scan(p) -> None:
                      '1 when some lines were bad, 2 on a usage or policy error.')
     p.add_argument("-p", "--policy", action="append", required=True, metavar="POLICY",
                    help="policy file, folder or built-in pack name (repeatable)")
-    p.add_argument("input", help="JSONL input file, or - for standard input")
-    p.add_argument("-o", "--output", default="-", help="JSONL output file (default: standard output)")
+    p.add_argument("input", help="JSONL input file (.parquet/.pq: Parquet with a `text` column), or - for stdin")
+    p.add_argument("-o", "--output", default="-",
+                   help="JSONL output file, or .parquet/.pq for Parquet (default: JSONL on standard output)")
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--batch", type=int, default=SCAN_BATCH, help="texts per batch (bounds memory)")
     p.add_argument("--max-line-bytes", type=int, default=None, metavar="N",
                    help="longest input line read, in bytes; a longer line gets an error record and is skipped "
                         "unread (default: 6 x the guard's max_text_chars + 64 KiB, 24,065,536)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a pool of Ray actors, the same records "
+                        "(needs policylang[ray]; connects to $RAY_ADDRESS or starts a local cluster)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Ray actors, one guard each (--engine ray; default: the cluster's CPUs)")
     add_word_root(p)
 
 
@@ -146,61 +157,119 @@ def _open_io(args, out):
     return src, dst
 
 
+def _local_records(guard, stage: str, batch_size: int, lines):
+    """The records of the local engine, in input order: ``check_many`` per batch of lines."""
+    from policylang.distributed.records import line_error, record_of
+
+    batch: list[tuple[Line, str | None]] = []  # (line, error) in input order
+
+    def flush():
+        good = [line for line, why in batch if why is None]
+        results = iter(check_batch(guard, [line.obj["text"] for line in good], stage))
+        for line, why in batch:
+            if why is not None:
+                yield record_of(line.lineno, line.id, why)
+            else:
+                yield record_of(line.lineno, line.obj.get("id", line.lineno), next(results))
+        batch.clear()
+
+    for line in lines:
+        batch.append((line, line_error(line)))
+        if len(batch) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
 def cmd_scan(args, out=None, err=None) -> int:
+    from policylang.distributed.records import JsonlWriter, ParquetWriter, is_parquet, parquet_lines
+
     out = out or sys.stdout
     err = err or sys.stderr
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
-    guard = _load_guard(args.policy, err, args.word_root)
-    if guard is None:
-        return EXIT_USAGE
+    engine = getattr(args, "engine", "local")
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if workers is not None and engine != "ray":
+        raise UsageError("--workers needs --engine ray")
+    parquet_in, parquet_out = is_parquet(args.input), is_parquet(args.output)
+    if engine == "ray":
+        from policylang.distributed import PolicyBundle, ray_data
+
+        ray_data.require_ray()  # before the policy load: say at once what is missing
+        try:
+            bundle, guard = PolicyBundle.load(args.policy, word_roots=tuple(args.word_root or ()))
+        except PolicyError as e:
+            _report_policy_error(e, err)
+            return EXIT_USAGE
+    else:
+        guard = _load_guard(args.policy, err, args.word_root)
+        if guard is None:
+            return EXIT_USAGE
     limit = max_line_bytes(guard, getattr(args, "max_line_bytes", None))
-    src, dst = _open_io(args, out)
+    if parquet_in:
+        if not os.path.isfile(args.input):
+            raise UsageError(f"cannot read `{args.input}`: no such file")
+        src, lines = None, parquet_lines(args.input)
+    else:
+        src = sys.stdin.buffer if args.input == "-" else _open_input(args.input)
+        lines = _read_lines(src, limit)
+    try:
+        if parquet_out:
+            dst, writer = None, ParquetWriter(args.output)
+        else:
+            dst = out if args.output == "-" else open(args.output, "w", encoding="utf-8")
+            writer = JsonlWriter(dst)
+    except OSError as e:
+        if src is not None and src is not sys.stdin.buffer:
+            src.close()
+        raise UsageError(f"cannot write `{args.output}`: {e.strerror or e}") from None
+    except BaseException:
+        if src is not None and src is not sys.stdin.buffer:
+            src.close()
+        raise
     show_progress = err.isatty() if hasattr(err, "isatty") else False
     counts = {"lines": 0, "bad": 0}
-    batch: list[tuple[Line, str | None]] = []  # (line, error) in input order
-
-    def bad(line: Line, why: str):
-        counts["bad"] += 1
-        print(f"{args.input}:{line.lineno}: error: {why}", file=err)
-        dst.write(dumps_line({"id": line.id, "line": line.lineno, "error": why}) + "\n")
-
-    def flush():
-        if not batch:
-            return
-        good = [line for line, why in batch if why is None]
-        results = iter(check_batch(guard, [line.obj["text"] for line in good], args.stage))
-        for line, why in batch:
-            if why is not None:
-                bad(line, why)
-                continue
-            d = next(results)
-            rid = line.obj.get("id", line.lineno)
-            if isinstance(d, str):
-                bad(Line(line.lineno, line.obj, None, rid), d)
-            else:
-                dst.write(dumps_line(_decision_record(rid, line.lineno, d)) + "\n")
-        batch.clear()
-        if show_progress:
-            print(f"\rscanned {counts['lines']:,} lines ({counts['bad']} bad)", end="", file=err, flush=True)
-
+    started_ray = False
     try:
-        for line in _read_lines(src, limit):
+        if engine == "ray":
+            started_ray = ray_data.init_ray()
+            guard.close()
+            records = ray_data.scan_records(bundle, lines, stage=args.stage, workers=workers, batch_size=args.batch)
+        else:
+            records = _local_records(guard, args.stage, args.batch, lines)
+        for rec in records:
             counts["lines"] += 1
-            why = line.error or text_error(line.obj)
-            batch.append((line, why))
-            if len(batch) >= args.batch:
-                flush()
-        flush()
+            if rec.error is not None:
+                counts["bad"] += 1
+                print(f"{args.input}:{rec.line}: error: {rec.error}", file=err)
+            writer.write(rec)
+            if show_progress and counts["lines"] % args.batch == 0:
+                print(f"\rscanned {counts['lines']:,} lines ({counts['bad']} bad)", end="", file=err, flush=True)
     finally:
-        if src is not sys.stdin.buffer:
-            src.close()
-        if dst is not out:
-            dst.close()
+        try:
+            writer.close()
+        finally:
+            if src is not None and src is not sys.stdin.buffer:
+                src.close()
+            if dst is not None and dst is not out:
+                dst.close()
+            if started_ray:
+                import ray
+
+                ray.shutdown()
     if show_progress:
         print(file=err)
     print(f"scanned {counts['lines']:,} lines, {counts['bad']} bad", file=err)
     return EXIT_PROBLEMS if counts["bad"] else EXIT_OK
+
+
+def _open_input(path: str):
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
 
 
 # ---------------------------------------------------------------------------- eval

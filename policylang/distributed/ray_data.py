@@ -1,0 +1,269 @@
+"""Scans on Ray Data: an actor pool of guards, each rebuilt once from a :class:`PolicyBundle`.
+
+Ray is an optional dependency (``pip install 'policylang[ray]'``), imported only inside
+these functions; :class:`RayNotInstalled` says so when it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable, Iterator, Sequence
+
+from policylang.distributed.bundle import PolicyBundle
+from policylang.distributed.records import ScanRecord, dumps_value, line_error, record_of
+from policylang.evaluation import check_batch, dumps_line, text_error
+from policylang.loader import UsageError
+
+__all__ = ["scan_dataset", "scan_records", "require_ray", "RayNotInstalled", "DEFAULT_BATCH", "WINDOW_LINES"]
+
+DEFAULT_BATCH = 256
+#: lines the CLI reads into one Ray Dataset; each window starts a fresh actor pool (one guard load per actor)
+WINDOW_LINES = 500_000
+#: rows per block the CLI puts in the object store (a block is the unit one actor gets at a time)
+BLOCK_ROWS = 2048
+
+
+class RayNotInstalled(UsageError):
+    """Ray Data is not installed (``pip install 'policylang[ray]'``)."""
+
+
+def require_ray():
+    """``ray`` with ``ray.data`` imported, or :class:`RayNotInstalled` with how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise RayNotInstalled(
+            f"the Ray engine needs Ray Data, which is not installed ({e}): pip install 'policylang[ray]'"
+        ) from None
+    return ray
+
+
+def _bundle(policies, load_options: dict) -> PolicyBundle:
+    if isinstance(policies, PolicyBundle):
+        if load_options:
+            raise TypeError("pass load options to PolicyBundle.load(), not with a PolicyBundle")
+        return policies
+    return PolicyBundle.load(policies, **load_options)[0]
+
+
+class _Checker:
+    """One actor of the pool: rebuilds the guard once, then checks the batches it is given."""
+
+    def __init__(self, bundle_ref, stage: str, mode: str, text_column: str = "text", prefix: str = ""):
+        import ray
+
+        bundle = bundle_ref[0]
+        if isinstance(bundle, ray.ObjectRef):
+            bundle = ray.get(bundle)
+        self.guard = bundle.build_guard()
+        self.stage = stage
+        self.mode = mode
+        self.text_column = text_column
+        self.names = (prefix + "action", prefix + "decision", prefix + "error")
+
+    def __call__(self, table):
+        return self._cli(table) if self.mode == "cli" else self._rows(table)
+
+    def _cli(self, table):
+        """Rows ``line``, ``id`` (JSON), ``text`` (UTF-8 bytes, surrogates passed) -> scan records."""
+        import pyarrow as pa
+
+        lines = table.column("line").to_pylist()
+        ids = table.column("id").to_pylist()
+        texts = [b.decode("utf-8", "surrogatepass") for b in table.column("text").to_pylist()]
+        recs = [record_of(n, json.loads(i), r)
+                for n, i, r in zip(lines, ids, check_batch(self.guard, texts, self.stage))]
+        return pa.table({
+            "line": pa.array(lines, pa.int64()),
+            "id": pa.array(ids, pa.string()),
+            "action": pa.array([r.action for r in recs], pa.string()),
+            "error": pa.array([r.error for r in recs], pa.string()),
+            "record": pa.array([r.json for r in recs], pa.string()),
+        })
+
+    def _rows(self, table):
+        import pyarrow as pa
+
+        col = self.text_column
+        if col not in table.column_names:
+            raise KeyError(f"text column `{col}` is not in the dataset (columns: {', '.join(table.column_names)})")
+        for name in self.names:
+            if name in table.column_names:
+                raise ValueError(f"the dataset already has a column `{name}`; pass prefix= to scan_dataset")
+        texts = table.column(col).to_pylist()
+        n = len(texts)
+        action: list = [None] * n
+        decision: list = [None] * n
+        error: list = [None] * n
+        good = [i for i, t in enumerate(texts) if isinstance(t, str)]
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                error[i] = text_error({"text": t}).replace('"text"', f'"{col}"', 1)
+        for i, d in zip(good, check_batch(self.guard, [texts[i] for i in good], self.stage)):
+            if isinstance(d, str):
+                error[i] = d
+            else:
+                action[i] = d.action
+                decision[i] = dumps_line(d.model_dump(mode="json"))
+        for name, values in zip(self.names, (action, decision, error)):
+            table = table.append_column(name, pa.array(values, pa.string()))
+        return table
+
+
+def _map(ds, ref, stage: str, mode: str, *, workers: int, batch_size: int, num_cpus: float, num_gpus: float,
+         text_column: str = "text", prefix: str = ""):
+    import ray.data
+
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    kw = {"num_gpus": num_gpus} if num_gpus else {}
+    return ds.map_batches(
+        _Checker,
+        fn_constructor_kwargs={"bundle_ref": [ref], "stage": stage, "mode": mode,
+                               "text_column": text_column, "prefix": prefix},
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=num_cpus,
+        **kw,
+    )
+
+
+def _default_workers(ray) -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def scan_dataset(ds, policies, *, text_column: str = "text", stage: str = "input", workers: int | None = None,
+                 batch_size: int = DEFAULT_BATCH, num_cpus: float = 1, num_gpus: float = 0, prefix: str = "",
+                 **load_options):
+    """Check the ``text_column`` of every row of a ``ray.data.Dataset``; a Dataset with three columns more.
+
+    ``policies``: policy paths / pack names (loaded here once, like :func:`policylang.load`,
+    with ``load_options``), or a :class:`PolicyBundle`. A pool of ``workers`` actors
+    (default: the cluster's CPUs), each with ``num_cpus``/``num_gpus``, rebuilds the guard
+    once and checks batches of ``batch_size`` rows with ``Guard.check_many``.
+
+    Added columns (names after ``prefix``): ``action`` (allow/flag/redact/refuse),
+    ``decision`` (the Decision as JSON, as ``policylang scan`` writes it, without ``id`` and
+    ``line``) and ``error`` (why a row was not checked: a text that is not a string, or an
+    engine failure on that text; null otherwise). Lazy, like every Ray Data transform.
+    """
+    ray = require_ray()
+    bundle = _bundle(policies, load_options)
+    ref = ray.put(bundle)
+    return _map(ds, ref, stage, "rows", workers=workers or _default_workers(ray), batch_size=batch_size,
+                num_cpus=num_cpus, num_gpus=num_gpus, text_column=text_column, prefix=prefix)
+
+
+def init_ray():
+    """Connect to the cluster in ``$RAY_ADDRESS``, or start a local one; True when started here."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    kw = {}
+    if not os.environ.get("RAY_ADDRESS"):
+        kw["runtime_env"] = local_runtime_env()
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kw)
+    return True
+
+
+def local_runtime_env() -> dict:
+    """For a cluster started on this machine: workers import the policylang this process runs."""
+    import policylang
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(policylang.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return {"env_vars": {"PYTHONPATH": path}}
+
+
+def scan_records(bundle: PolicyBundle, items: Iterable, *, stage: str = "input", workers: int | None = None,
+                 batch_size: int = DEFAULT_BATCH, num_gpus: float = 0,
+                 window: int = WINDOW_LINES) -> Iterator[ScanRecord]:
+    """The records of ``policylang scan --engine ray``, in input order.
+
+    ``items``: :class:`~policylang.evaluation.Line` objects as the local engine reads them.
+    Bad lines get their record here; good lines go to the actor pool in windows of
+    ``window`` lines (one Dataset each, order preserved) and come back as records built
+    by the workers with the same :func:`record_of` as the local engine.
+    """
+    ray = require_ray()
+    import pyarrow as pa
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = False
+    workers = workers or _default_workers(ray)
+    ref = ray.put(bundle)
+    buf: list = []  # ScanRecord (bad line) or (lineno, id JSON, text bytes)
+    n_good = 0
+    for line in items:
+        why = line_error(line)
+        if why is not None:
+            buf.append(record_of(line.lineno, line.id, why))
+        else:
+            rid = line.obj.get("id", line.lineno)
+            buf.append((line.lineno, dumps_value(rid), line.obj["text"].encode("utf-8", "surrogatepass")))
+            n_good += 1
+        if len(buf) >= window:
+            yield from _window(ray, pa, ref, buf, n_good, stage, workers, batch_size, num_gpus)
+            buf, n_good = [], 0
+    yield from _window(ray, pa, ref, buf, n_good, stage, workers, batch_size, num_gpus)
+
+
+def _window(ray, pa, ref, buf: list, n_good: int, stage, workers, batch_size, num_gpus) -> Iterator[ScanRecord]:
+    if not n_good:
+        yield from buf
+        return
+    good = [b for b in buf if not isinstance(b, ScanRecord)]
+    step = max(BLOCK_ROWS, batch_size)
+    blocks = []
+    for k in range(0, len(good), step):
+        part = good[k : k + step]
+        blocks.append(pa.table({
+            "line": pa.array([p[0] for p in part], pa.int64()),
+            "id": pa.array([p[1] for p in part], pa.string()),
+            "text": pa.array([p[2] for p in part], pa.binary()),
+        }))
+    del good
+    ds = _map(ray.data.from_arrow(blocks), ref, stage, "cli", workers=min(workers, len(blocks)),
+              batch_size=batch_size, num_cpus=1, num_gpus=num_gpus)
+    results = _iter_records(ds)
+    for b in buf:
+        if isinstance(b, ScanRecord):
+            yield b
+            continue
+        rec = next(results)
+        if rec.line != b[0]:
+            raise RuntimeError(f"the Ray engine returned line {rec.line} where line {b[0]} was due")
+        yield rec
+    for extra in results:
+        raise RuntimeError(f"the Ray engine returned an unexpected line {extra.line}")
+
+
+def _iter_records(ds) -> Iterator[ScanRecord]:
+    try:
+        for t in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            cols = [t.column(c).to_pylist() for c in ("line", "id", "action", "error", "record")]
+            for line, rid, action, error, rec in zip(*cols):
+                yield ScanRecord(line, json.loads(rid), action, error, rec)
+    except Exception as e:  # noqa: BLE001 - a worker's PolicyError (BundleError) says what went wrong
+        cause = _policy_cause(e)
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+def _policy_cause(e: BaseException):
+    from policylang.errors import PolicyError
+
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, PolicyError):
+            return e
+        e = getattr(e, "cause", None) or e.__cause__
+    return None
