@@ -196,6 +196,10 @@ def scan_records(bundle: PolicyBundle, items: Iterable, *, stage: str = "input",
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    import logging
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # "Starting execution ...", "Progress bars disabled"
     workers = workers or _default_workers(ray)
     ref = ray.put(bundle)
     buf: list = []  # ScanRecord (bad line) or (lineno, id JSON, text bytes)
