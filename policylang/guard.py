@@ -165,6 +165,12 @@ class Guard:
 
         return guard_anthropic(self, client, **options)
 
+    def as_runnable(self, chain=None, **options):
+        """A LangChain ``Runnable`` guarding ``chain`` (input and output), or a checking step at ``stage=``."""
+        from policylang.middleware.langchain import GuardRunnable
+
+        return GuardRunnable(self, chain, **options)
+
 
 def _check_labels(plan: Plan, runner) -> None:
     """Labels the policy reads must exist in the loaded model (labels may come from config.json)."""
