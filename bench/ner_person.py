@@ -104,6 +104,43 @@ def build(n: int, seed: int, core: bool = False):
     return items + negatives
 
 
+ADDRESS_TEMPLATES = {
+    "en": ["Please ship the parcel to {0} by Friday.", "Our new office is at {0}.", "Send the invoice to {0}, thanks."],
+    "de": ["Bitte schicken Sie das Paket an {0}.", "Unser Büro ist jetzt in {0}."],
+    "fr": ["Merci d'envoyer le colis à {0}.", "Notre bureau est au {0}."],
+}
+
+
+def build_addresses(n: int, seed: int):
+    """Sentences with one faker `address()` each (its line breaks written as ", "), gold = the address."""
+    from faker import Faker
+
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        loc = LOCALES[k % len(LOCALES)]
+        fk = Faker(loc)
+        fk.seed_instance(seed * 1000 + k)
+        addr = fk.address().replace("\n", ", ")
+        template = rng.choice(ADDRESS_TEMPLATES.get(loc[:2], ADDRESS_TEMPLATES["en"]))
+        start = template.index("{0}")
+        out.append((loc, template.replace("{0}", addr), [(start, start + len(addr))]))
+    return out
+
+
+def address_report(guard, n: int, seed: int) -> None:
+    data = build_addresses(n, seed)
+    decisions = guard.check_many([t for _, t, _ in data])
+    exact = overlap = predicted = 0
+    for (_, text, gold), d in zip(data, decisions):
+        pred = [(r.start, r.end) for r in d.redactions if r.kind == "address"]
+        predicted += len(pred)
+        exact += len(set(pred) & set(gold))
+        overlap += sum(1 for a, b in gold if any(x < b and a < y for x, y in pred))
+    print(f"ADDRESS on {len(data)} faker addresses: exact-span recall {exact / len(data):.3f}, "
+          f"overlap recall {overlap / len(data):.3f}, {predicted} address spans predicted")
+
+
 POLICY = '''
 policy bench_ner "PERSON"
 principle privacy "p"
@@ -123,6 +160,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--show", type=int, default=0, help="print this many misses")
+    ap.add_argument("--addresses", type=int, default=0, help="also score this many faker addresses (needs --pack)")
     ap.add_argument("--pack", action="store_true", help="measure `policylang.load('pii_ner')` itself")
     ap.add_argument("--gold", choices=("full", "core"), default="full",
                     help="full: the whole faker name is the gold span (titles such as `Dr.` and suffixes "
@@ -178,6 +216,8 @@ def main() -> None:
         times.append((time.perf_counter() - t) * 1000)
     print(f"latency 1 KB text ({len(text)} chars): p50 {statistics.median(times):.1f} ms, "
           f"p90 {sorted(times)[int(0.9 * len(times))]:.1f} ms")
+    if args.addresses and args.pack:
+        address_report(guard, args.addresses, args.seed)
     for m in misses[:args.show]:
         print("  miss:", m)
 

@@ -173,6 +173,19 @@ def test_group_merging_rules():
     assert got["address"] == []
     two = group_entities(text, ents, {"address": ["B", "ST", "C"]}, {"address": 2})["address"]
     assert [text[e.start:e.end] for e in two] == ["221B Baker Street, London"]
+    # joins: untagged words between parts, or right before the first, belong to the entity
+    addr = "at 368 Lauren Curve Suite 701, Leviport and Flat 7, Kate Row"
+    def part(word, label):
+        i = addr.index(word)
+        return Entity(i, i + len(word), label, 0.9)
+    parts = [part("368", "B"), part("Lauren Curve", "ST"), part("701", "SEC"), part("Leviport", "C"),
+             part("7,", "SEC"), part("Kate Row", "ST")]
+    parts[4] = Entity(parts[4].start, parts[4].start + 1, "SEC", 0.9)
+    groups = {"address": ["B", "ST", "SEC", "C"]}
+    plain = group_entities(addr, parts, groups)["address"]
+    assert [addr[e.start:e.end] for e in plain] == ["368 Lauren Curve", "701, Leviport", "7, Kate Row"]
+    glued = group_entities(addr, parts, groups, joins={"address": ["suite", "Flat"]})["address"]
+    assert [addr[e.start:e.end] for e in glued] == ["368 Lauren Curve Suite 701, Leviport", "Flat 7, Kate Row"]
 
 
 @settings(max_examples=200)
@@ -375,6 +388,7 @@ def test_checker_diagnostics(model_dir):
     assert "PL210" in _codes(f'classifier c = onnx "{model_dir}" entity person ["X"]\n')
     assert "PL210" in _codes(f'classifier names = ner "{model_dir}" entity p ["CITY"] entity p ["CITY"]\n')
     assert "PL210" in _codes(f'classifier names = ner "{model_dir}" entity p ["CITY"] min_parts 2\n')
+    assert "PL210" in _codes(f'classifier names = ner "{model_dir}" entity p ["CITY"] joins ["two words"]\n')
     assert "PL213" in _codes(f'classifier names = ner "{model_dir}" entity person ["NICKNAME"]\n'
                              + rule.format(cond="names.person"))
     # raw entity types of the model are readable too, and count() counts entities

@@ -46,6 +46,7 @@ class ModelEntry:
     embedder: int | None = None  # heads and topics on a declared embedder: its entry's index
     entities: tuple[tuple[str, tuple[str, ...]], ...] = ()  # token classifiers: (entity, its types)
     entity_min_parts: tuple[tuple[str, int], ...] = ()  # (entity, fewest distinct types a span holds)
+    entity_joins: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (entity, untagged words that belong to it)
 
     @property
     def is_ner(self) -> bool:
@@ -232,6 +233,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
             embedder=emb_entry.index if emb_entry is not None else None,
             entities=tuple((n.value, tuple(t.value for t in ts)) for n, ts in o.entities),
             entity_min_parts=tuple((n.value, k) for n, k in o.entity_min_parts),
+            entity_joins=tuple((n.value, tuple(w.value for w in ws)) for n, ws in o.entity_joins),
         ))
 
     entity_matchers: dict[int, dict[str, int]] = {}

@@ -117,7 +117,8 @@ class ModelRunner:
         names = tuple(groups) + tuple(t for t in model.types if t not in groups)
         groups.update({t: (t,) for t in model.types if t not in groups})
         threshold = entry.node.options.threshold
-        return ("ner", model, (names, groups, 0.5 if threshold is None else threshold, dict(entry.entity_min_parts)))
+        return ("ner", model, (names, groups, 0.5 if threshold is None else threshold, dict(entry.entity_min_parts),
+                               dict(entry.entity_joins)))
 
     def info(self, index: int) -> dict[str, str] | None:
         loaded = self._loaded.get(index)
@@ -216,7 +217,7 @@ class ModelRunner:
         spans in code points of the text; ``ModelFailed`` for texts whose run failed."""
         from policylang.runtime.ner import group_entities
 
-        names, groups, threshold, min_parts = extra
+        names, groups, threshold, min_parts, joins = extra
 
         def fn(batch):
             return model.tag_checked(batch, threshold)
@@ -232,7 +233,7 @@ class ModelRunner:
             if problem is not None:
                 out.append(ModelFailed(index, f"{model.name}: {problem}"))
                 continue
-            grouped = group_entities(text, entities, groups, min_parts)
+            grouped = group_entities(text, entities, groups, min_parts, joins)
             spans = {name: [(e.start, e.end, e.score) for e in grouped[name]] for name in names}
             scores: dict = {name: max((sc for _, _, sc in spans[name]), default=0.0) for name in names}
             scores[None] = max(scores.values(), default=0.0)

@@ -137,8 +137,16 @@ def decode_tags(words: Sequence[tuple[int, int, str, float]]) -> list[Entity]:
     return out
 
 
-def _joinable(gap: str) -> str | None:
-    """``"space"`` for a whitespace-only gap, ``"comma"`` for optional spaces around one comma."""
+def _joinable(gap: str, joins: frozenset[str] = frozenset()) -> str | None:
+    """``"space"`` for a whitespace-only gap, ``"comma"`` for optional spaces around one comma.
+
+    Words of ``joins`` (compared case-insensitively) in the gap count as part of the entity.
+    """
+    if joins:
+        words = gap.replace(",", " , ").split()
+        kept = [w for w in words if w.casefold() not in joins]
+        if len(kept) < len(words):
+            gap = " " + " ".join(kept) + " " if kept else " "
     if gap == "" or gap.isspace():
         return "space"
     stripped = gap.strip()
@@ -147,26 +155,47 @@ def _joinable(gap: str) -> str | None:
     return None
 
 
+def _extend_start(text: str, start: int, joins: frozenset[str]) -> int:
+    """Move ``start`` back over join words right before it ("Suite 701", "Flat 7")."""
+    for _ in range(3):
+        j = start
+        while j > 0 and text[j - 1].isspace():
+            j -= 1
+        if j == start:
+            break
+        k = j
+        while k > 0 and not text[k - 1].isspace():
+            k -= 1
+        if k == j or text[k:j].casefold() not in joins:
+            break
+        start = k
+    return start
+
+
 def group_entities(text: str, entities: Sequence[Entity], groups: Mapping[str, Sequence[str]],
-                   min_parts: Mapping[str, int] | None = None) -> dict[str, list[Entity]]:
+                   min_parts: Mapping[str, int] | None = None,
+                   joins: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[Entity]]:
     """Entities of each group (``{group: [types]}``), touching parts merged (see module doc).
 
     A merged entity's score is the mean of its parts' scores, weighted by length. With
     ``min_parts[group] = n`` a merged entity must hold at least ``n`` distinct types (an
-    address is more than a lone city or a lone number).
+    address is more than a lone city or a lone number). ``joins[group]`` lists words that
+    belong to the entity when they sit between its parts or right before it although the
+    model did not tag them (``Suite``, ``Apt.``, ``Flat`` before a secondary address).
     """
     ordered = sorted(entities, key=lambda e: (e.start, e.end))
     out: dict[str, list[Entity]] = {}
     for name, types in groups.items():
         wanted = set(types)
         fewest = (min_parts or {}).get(name, 1)
+        glue = frozenset(w.casefold() for w in (joins or {}).get(name, ()))
         spans: list[Entity] = []
         cur: list | None = None  # [start, end, weighted score, length, types]
         for e in ordered:
             if e.label not in wanted:
                 continue
             if cur is not None and e.start >= cur[1]:
-                how = _joinable(text[cur[1]:e.start])
+                how = _joinable(text[cur[1]:e.start], glue)
                 if how == "space" or (how == "comma" and e.label not in cur[4]):
                     n = e.end - e.start
                     cur[1] = e.end
@@ -177,7 +206,10 @@ def group_entities(text: str, entities: Sequence[Entity], groups: Mapping[str, S
             if cur is not None and len(cur[4]) >= fewest:
                 spans.append(Entity(cur[0], cur[1], name, cur[2] / max(cur[3], 1)))
             n = e.end - e.start
-            cur = [e.start, e.end, e.score * n, n, {e.label}]
+            start = _extend_start(text, e.start, glue) if glue else e.start
+            if spans and start < spans[-1].end:
+                start = e.start
+            cur = [start, e.end, e.score * n, n, {e.label}]
         if cur is not None and len(cur[4]) >= fewest:
             spans.append(Entity(cur[0], cur[1], name, cur[2] / max(cur[3], 1)))
         out[name] = spans

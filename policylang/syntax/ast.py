@@ -180,6 +180,7 @@ class ModelOptions:
     # token classifiers: `entity NAME ["TYPE", ...]`, a kind made of entity types
     entities: tuple[tuple[Name, tuple[Str, ...]], ...] = ()
     entity_min_parts: tuple[tuple[Name, int], ...] = ()  # `entity NAME [...] min_parts N`
+    entity_joins: tuple[tuple[Name, tuple[Str, ...]], ...] = ()  # `entity NAME [...] joins [...]`
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,7 +268,7 @@ class ToAst(Transformer):
         kw: dict = {}
         for part in self._parts(children, "mopt"):
             for key, value in part.value:
-                kw[key] = kw.get(key, ()) + value if key in ("entities", "entity_min_parts") else value
+                kw[key] = kw.get(key, ()) + value if key.startswith("entit") else value
         return ast.ModelOptions(**kw)
 
     def _model(self, cls, children):
@@ -357,6 +357,8 @@ class ToAst(Transformer):
         pairs = [("entities", ((name, tuple(lists[0].value)),))]
         if parts:
             pairs.append(("entity_min_parts", ((name, parts[0]),)))
+        if len(lists) > 1:
+            pairs.append(("entity_joins", ((name, tuple(lists[1].value)),)))
         return self._mopt(children, *pairs)
 
     # ---------------------------------------------------------------- rules

@@ -171,6 +171,11 @@ def _entities(node: ast.Classifier):
             if t.value in listed:
                 yield error("PL210", f"entity type `{t.value}` is listed twice", t.span, help="list each type once")
             listed.add(t.value)
+    for name, words in o.entity_joins:
+        for w in words:
+            if not w.value.strip() or any(c.isspace() for c in w.value.strip()):
+                yield error("PL210", f"`joins` word `{w.value}` of entity `{name.value}` is not one word", w.span,
+                            help='list single words such as "Suite" or "Apt."')
     counts = {name.value: len({t.value for t in types}) for name, types in o.entities}
     for name, k in o.entity_min_parts:
         if not 1 <= k <= counts.get(name.value, 0):
