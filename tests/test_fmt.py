@@ -321,3 +321,12 @@ def test_pre_commit_hooks_run_real_commands():
         sub = cli.build_parser().parse_args(argv[1:] + ["x.policy"])
         assert sub.paths == ["x.policy"]
     assert "--check" in by_id["policylang-fmt"]["entry"].split() + list(by_id["policylang-fmt"].get("args", []))
+
+
+def test_token_classifier_entities_one_per_line():
+    src = ('classifier ner = ner "m" max_length 128 entity person ["GIVEN_NAME", "SURNAME"] '
+           'entity address ["CITY", "ZIP_CODE"] min_parts 2 joins ["Apt", "Suite"]\n')
+    out = format_source(src)
+    assert out == ('classifier ner = ner "m" max_length 128\n    entity person ["GIVEN_NAME", "SURNAME"]\n'
+                   '    entity address ["CITY", "ZIP_CODE"] min_parts 2 joins ["Apt", "Suite"]\n')
+    assert tree(out) == tree(src) and format_source(out) == out

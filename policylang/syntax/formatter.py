@@ -39,7 +39,7 @@ _RULE_CLAUSES = {"when", "unless", "refuse", "redact", "flag", "allow", "because
 _TEST_CLAUSES = {"input", "output", "context", "with", "expect"}
 _HEADS = {"pattern", "words", "embedder", "classifier", "topic"}  # `NAME = value options...`
 _OPTIONS = {"validate", "kind", "nocase", "wholeword", "fuzzy", "labels", "label", "activation", "tokenizer",
-            "max_length", "threads", "on_error", "timeout", "threshold", "examples"}
+            "max_length", "threads", "on_error", "timeout", "threshold", "examples", "entity", "min_parts", "joins"}
 _ATOMS = {"NAME", "STRING", "LONG_STRING", "REGEX", "INT", "FLOAT", "COMP_OP", "DURATION_UNIT", "CONTEXT_KW"}
 
 
@@ -206,6 +206,8 @@ def _clauses(d: _Decl) -> list[tuple[int, int, str]]:
         clause = _RULE_CLAUSES
     elif head == "test":
         clause = _TEST_CLAUSES
+    elif head == "classifier":
+        clause = {"entity"}  # a token classifier's `entity KIND [...]`, one per line
     else:
         clause = set()
     depth = 0
@@ -259,6 +261,16 @@ def _decl_lines(d: _Decl) -> list[tuple[str, int, int]]:
             for text in _split_expr(part, INDENT):
                 lines.append((text, a, b))
             continue
+        if kind == "entity" and len(INDENT + _join(part)) > WIDTH:
+            # `entity KIND [...]` on its line, `min_parts`/`joins` on a continuation line
+            opt = next((i for i, t in enumerate(part) if i > 1 and t.keyword and t.value in ("min_parts", "joins")
+                        and _depth(part, i) == 0), None)
+            if opt is not None and len(INDENT + _join(part[:opt])) <= WIDTH:
+                for text in _split_lists(part[:opt], INDENT):
+                    lines.append((text, a, a + opt))
+                for text in _split_lists(part[opt:], INDENT * 2):
+                    lines.append((text, a + opt, b))
+                continue
         for text in _split_lists(part, INDENT):
             lines.append((text, a, b))
     return lines
