@@ -162,24 +162,49 @@ def orig_gates(names: tuple[str, ...]):
 
 
 # --------------------------------------------------------------------------- spaced letters
-_GAP_CHARS = frozenset(" ._*-/|~+,;:!?'\u2019\"")
-_ISOLATED_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z](?![A-Za-z0-9])")
-_MAX_GAP = 7
+_GAP_CHARS = frozenset(" !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2019")
+_ISOLATED_RE = re.compile(r"(?<![^\W_])[^\W_](?![^\W_])")
+_MAX_GAP = 12
 _TRIPLE_RE = re.compile(r"([a-z])\1\1")
-_TRAILING_BREAK_RE = re.compile(r"(?: {2,3}| ?[/|] ?)(?=[A-Za-z])")
+_TRAILING_BREAK_RE = re.compile(r"(?: {2,7}| ?[/|] ?)(?=[^\W_])")
+_TRAILING_PUNCT_RE = re.compile(r"(?: [!\"#$%&')*+,\-./:;<=>?@\]^_`|}~\u2019])+(?=\s|$)")
+_SPACE_RUN_RE = re.compile(r"\s+")
+_LEAD_PUNCT = frozenset("!\"#$%&'(*+-./:;<=>?@[\\^_`{|~\u2018\u201c")
+_JOINING = ("-", "'", "\u2019")  # punctuation inside a word: "pre-prompt", "don't"
+_SEP_CHARS = frozenset("._*-/|~+")
 
 
 def decode_spaced(text: str) -> list:
-    """Runs of single letters joined by a separator: ``i g n o r e  a l l``, ``i.g.n.o.r.e``.
+    """Letters spaced out or punctuated: ``i g n o r e   a l l``, ``i.g.n.o.r.e a.l.l``.
 
-    A chain of isolated letters whose gaps are short runs of separators and punctuation
-    (at most 7 of ``space . _ * - / | ~ + , ; : ! ? ' "``) is split into words: the most
-    common gap joins the letters of a word (``" "``, ``"."``, ``"-"``, even ``"  "``);
-    any other gap is a word break (``"  "``, ``" / "``, ``". ."``), and the punctuation
-    it holds is kept (``"s ,  a"`` -> ``"s, a"``; ``"n ' t"`` -> ``"n't"``). A phrase is
-    kept when it has a word of at least 4 letters (5 when joined by ``.``), or two words of
-    at least 2 letters and 8 letters in all: "a b c" lists, "U.S.A." and initials
-    ("J. R. R. Tolkien") are left alone.
+    Two forms, both collapsed into words (runs of :func:`decode_punctuated` first, then
+    :func:`decode_spaced_letters` elsewhere).
+    """
+    punct = decode_punctuated(text)
+    if not punct:
+        return decode_spaced_letters(text)
+    out = list(punct)
+    for r in decode_spaced_letters(text):
+        if all(r[1] <= p[0] or p[1] <= r[0] for p in punct):
+            out.append(r)
+    out.sort(key=lambda r: r[0])
+    return out[:MAX_RUNS]
+
+
+def decode_spaced_letters(text: str) -> list:
+    """Runs of single letters and digits joined by a separator: ``i g n o r e  a l l``, ``b a s e 6 4``.
+
+    A chain of isolated letters and digits whose gaps are short runs of separators and
+    punctuation (at most 7 of ``space . _ * - / | ~ + , ; : ! ? ' " ( ) [ ]``) is split
+    into words: the most common gap joins the letters of a word (``" "``, ``"."``,
+    ``"-"``, even ``"  "``; with a one-character separator such as ``"."``, any other
+    one-character separator too: ``i.g-n_o``); any other gap is a word break (``"   "``,
+    ``" / "``, ``". ."``), and the punctuation it holds is kept, with a space where the gap
+    had a wider space than the joining one (``"s ,   a"`` -> ``"s, a"``; ``"n ' t"`` ->
+    ``"n't"``; ``"e - p"`` -> ``"e-p"``). A phrase is kept when it has a word of at least 4
+    letters (5 when joined by ``.``), or two words of at least 2 letters and 8 letters in
+    all, or is one word of the word list (``a l l``): "a b c" lists, "U.S.A.", initials
+    ("J. R. R. Tolkien") and numbers ("1 2 3 4") are left alone.
     """
     out = []
     letters = [m.start() for m in _ISOLATED_RE.finditer(text)]
@@ -193,7 +218,7 @@ def decode_spaced(text: str) -> list:
             j += 1
         chain = letters[i:j]
         i = j
-        if len(chain) < MIN_SPACED_LETTERS:
+        if len(chain) < 3:
             continue
         gaps = [text[a + 1:b] for a, b in zip(chain, chain[1:])]
         counts: dict[str, int] = {}
@@ -201,46 +226,190 @@ def decode_spaced(text: str) -> list:
             counts[g] = counts.get(g, 0) + 1
         intra = max(counts, key=lambda g: (counts[g], -len(g)))
         sep_chars = set(intra)
-        words, cur = [], 1
-        for g in gaps:
-            if g == intra:
-                cur += 1
+        one_sep = len(intra) == 1 and intra in _SEP_CHARS
+        joins = [g == intra or (one_sep and len(g) == 1 and g in _SEP_CHARS) for g in gaps]
+        words, cur = [], [text[chain[0]]]
+        for g, jn, p in zip(gaps, joins, chain[1:]):
+            if jn:
+                cur.append(text[p])
             else:
                 words.append(cur)
-                cur = 1
+                cur = [text[p]]
         words.append(cur)
         if len(intra) > 1 and intra.strip(" ") and intra.endswith(" "):
             continue  # "J. R. R.", "a, b, c, d": initials and lists, not spaced-out words
+        lens = [sum(1 for c in w if c.isalpha()) for w in words]
         longest = 5 if intra == "." else 4  # "U.S.A.F." is an abbreviation
-        if max(words) < longest and (sum(1 for w in words if w >= 2) < 2 or sum(words) < 8):
-            continue  # "U.S.A. J.", "a l l": one short word is not a phrase
-        collapsed = "".join(text[k] for k in chain).lower()
-        if _TRIPLE_RE.search(collapsed):
+        if max(lens) < longest and (sum(1 for w in lens if w >= 2) < 2 or sum(lens) < 8) \
+                and not (len(words) == 1 and "".join(words[0]).lower() in ENGLISH and lens[0] >= 3):
+            continue  # "U.S.A. J.", "a b": one short word is not a phrase
+        if any(_TRIPLE_RE.search("".join(w).lower()) for w in words):
             continue  # "c c c a": no word has a letter three times in a row
-        splits = _segment_words(text, chain, gaps, intra)
+        if all(_alphabet_run(w) for w in words):
+            continue  # "a b c d e f", "x y z": a list of letters
+        splits = _segment_words(text, chain, gaps, intra) if all(joins) else ()
+        # " / " breaks words only where no wider space does ("i g n o r e / a l l")
+        slash_breaks = not any(not jn and not g.strip() for g, jn in zip(gaps, joins))
         chars, cmap = [text[chain[0]]], [(chain[0], chain[0] + 1)]
         for k, ((a, b), g) in enumerate(zip(zip(chain, chain[1:]), gaps)):
-            if g == intra and k in splits:
+            if joins[k] and k in splits:
                 chars.append(" ")  # a word boundary the text did not mark ("i g n o r e a l l")
                 cmap.append((a + 1, b))
-            elif g != intra:
-                punct = "".join(c for c in g if c not in sep_chars and c != " ")
-                if punct in ("'", "\u2019"):
-                    chars.append(punct)  # "d o n ' t" -> "don't"
-                    cmap.append((a + 1, b))
-                else:
-                    chars.append(punct + " ")
-                    cmap.extend([(a + 1, b)] * (len(punct) + 1))
+            elif not joins[k]:
+                piece = _gap_text(g, intra, sep_chars, slash_breaks)
+                chars.append(piece)
+                cmap.extend([(a + 1, b)] * len(piece))
             chars.append(text[b])
             cmap.append((b, b + 1))
-        end = chain[-1] + 1
-        # a word break right after the phrase becomes one space ("i g n o r e  all")
+        start, end = chain[0], chain[-1] + 1
+        if intra == " ":  # punctuation spaced out before the first letter ("# # #   S y s")
+            lead, p = [], start
+            while p >= 2 and text[p - 1] == " " and text[p - 2] in _LEAD_PUNCT and (p < 3 or text[p - 3].isspace()):
+                p -= 2
+                lead.append(p)
+            if lead:
+                lead.reverse()
+                chars[:0] = [text[q] for q in lead]
+                cmap[:0] = [(q, q + 2) for q in lead]
+                start = lead[0]
+        if intra == " ":  # punctuation spaced out after the last letter ("r u l e s ." -> "rules.")
+            m = _TRAILING_PUNCT_RE.match(text, end)
+            if m:
+                for p in range(end + 1, m.end(), 2):
+                    chars.append(text[p])
+                    cmap.append((p - 1, p + 1))
+                end = m.end()
+        # a word break right after the phrase becomes one space ("i g n o r e   all")
         m = _TRAILING_BREAK_RE.match(text, end)
         if m:
             chars.append(" ")
             cmap.append((end, m.end()))
             end = m.end()
-        out.append((chain[0], end, "".join(chars), cmap))
+        out.append((start, end, "".join(chars), cmap))
+    return out
+
+
+def _alphabet_run(w: list) -> bool:
+    """Whether ``w`` is a run of consecutive letters or digits ("abcdef", "XYZ", "1234")."""
+    if len(w) < 2:
+        return True
+    return all(len(a) == 1 and len(b) == 1 and ord(b.lower()) - ord(a.lower()) == 1 for a, b in zip(w, w[1:]))
+
+
+def _gap_text(g: str, intra: str, sep_chars: set, slash_breaks: bool = True) -> str:
+    """What a word-break gap of a spaced phrase reads as: its punctuation, and a space
+    where it has more space than the joining gap (``" ,   "`` -> ``", "``)."""
+    if not g.strip():
+        return " "
+    if intra.strip():  # joined by punctuation ("i.g.n"): the gap's own separators go
+        punct = "".join(c for c in g if c not in sep_chars and not c.isspace())
+        if punct in _JOINING:
+            return punct
+        return punct + " "
+    pieces = []
+    pos = 0
+    for m in _SPACE_RUN_RE.finditer(g):
+        pieces.append(g[pos:m.start()])
+        if m.group() != intra:
+            pieces.append(" ")
+        pos = m.end()
+    pieces.append(g[pos:])
+    piece = "".join(pieces)
+    core = piece.strip(" ")
+    if core in _JOINING and piece == core:
+        return core  # "p r e - p r o m p t", "d o n ' t"
+    if core in ("/", "|") and slash_breaks:
+        return " "  # "i g n o r e / a l l": a word break
+    return piece if piece.strip() else " "
+
+
+# --------------------------------------------------------------------------- punctuated words
+_TOKEN_RE = re.compile(r"\S+")
+_PUNCT_SEPS = frozenset("._*-/|~+:\u00b7\u2022")
+_PUNCT_TOKEN_RE = re.compile(r"(?<!\S)\S(?:[._*\-/|~+:\u00b7\u2022]\S)+[._*\-/|~+:\u00b7\u2022]?(?!\S)")
+_BETWEEN_RE = re.compile(r"\s+(?:\S\s+)*")
+
+
+def _punct_word(tok: str):
+    """The letters of ``tok`` when it is one word with a separator between every two of its
+    characters (``i.g.n.o.r.e``, ``r|u|l|e|s|.``, ``i.g-n_o*r/e``), else ``None``."""
+    n = len(tok)
+    if n < 3:
+        return None
+    if n % 2 == 0:
+        if tok[-1] not in _PUNCT_SEPS:
+            return None
+        n -= 1  # "i.g.n.o.r.e.": a trailing separator
+    for k in range(1, n, 2):
+        if tok[k] not in _PUNCT_SEPS:
+            return None
+    chars = tok[0:n:2]
+    if not any(c.isalnum() for c in chars):
+        return None
+    return chars
+
+
+def decode_punctuated(text: str) -> list:
+    """Words written with a separator between their characters: ``i.g.n.o.r.e a.l.l``,
+    ``r-u-l-e-s-.``, ``i|g|n|o|r|e``, ``i.g-n_o*r/e`` (any of ``. _ * - / | ~ + :`` between
+    every two characters), one word per whitespace-separated token.
+
+    A phrase is a run of such tokens (single characters between them, "a", "I", ",", are
+    kept as they are) that has a word of at least 4 letters (5 when it is dotted only), or
+    two of at least 3; dotted capitals (``U.S.A.``, ``N.A.T.O.``) and ``e.g.``, ``i.e.``,
+    ``a.m.`` do not count. Each token reads as its characters, each gap as one space.
+    """
+    out = []
+    cands = []
+    for m in _PUNCT_TOKEN_RE.finditer(text):
+        w = _punct_word(m.group())
+        if w is not None:
+            cands.append((m.start(), m.end(), w))
+    k, n = 0, len(cands)
+    while k < n and len(out) < MAX_RUNS:
+        # a phrase: punctuated words with only whitespace and single characters between them
+        phrase = [cands[k]]
+        e = k + 1
+        while e < n:
+            between = text[cands[e - 1][1]:cands[e][0]]
+            if len(between) > _MAX_GAP or _BETWEEN_RE.fullmatch(between) is None:
+                break
+            for m in _TOKEN_RE.finditer(between):
+                phrase.append((cands[e - 1][1] + m.start(), cands[e - 1][1] + m.end(), None))
+            phrase.append(cands[e])
+            e += 1
+        k = e
+        strong = 0
+        ok = False
+        for a, b, w in phrase:
+            if w is None:
+                continue
+            tok = text[a:b]
+            letters = sum(1 for c in w if c.isalpha())
+            dotted = all(tok[x] == "." for x in range(1, len(tok), 2))
+            if dotted and (w.isupper() or letters <= 2):
+                continue  # "U.S.A.", "e.g.": abbreviations
+            if letters >= (5 if dotted else 4):
+                ok = True
+            if letters >= 3:
+                strong += 1
+        if not (ok or strong >= 2):
+            continue
+        chars, cmap = [], []
+        prev_end = None
+        for a, b, w in phrase:
+            if prev_end is not None:
+                chars.append(" ")
+                cmap.append((prev_end, a))
+            if w is None:
+                chars.append(text[a])
+                cmap.append((a, b))
+            else:
+                for x in range(0, 2 * len(w), 2):
+                    chars.append(text[a + x])
+                    cmap.append((a + x, a + x + 1))
+            prev_end = b
+        out.append((phrase[0][0], phrase[-1][1], "".join(chars), cmap))
     return out
 
 
