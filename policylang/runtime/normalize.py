@@ -373,7 +373,6 @@ _VOWELS = frozenset("aeiou")
 _L_BEFORE_VOWEL = frozenset("bfgkp")  # "ble", "fla", "gle", "kle", "ple"
 # after a vowel "1" is "l" ("a1l", "t01d"), except before these letters: "sa1d", "jo1n", "the1r"
 _I_AFTER = {"a": "dmnr", "o": "n", "e": "rg", "u": "nr"}
-_SUFFIXES = ("s", "es", "d", "ed", "ing", "ly", "er", "ers", "ion", "ions", "ness")
 # ASCII character classes for a C-speed pre-check: letter -> "a", leet character -> "1",
 # the other token characters (2 6 _) deleted, any other character -> " ". A token
 # holds a letter and a leet character iff its class run holds "a1" or "1a".
@@ -384,17 +383,7 @@ _LEET_CLASSES = str.maketrans(
      **{ord(c): None for c in "26_"}})
 
 
-def _is_word(w: str) -> bool:
-    """Whether ``w`` (lower case) is a word of :data:`views.LEET_WORDS`, or one with a suffix."""
-    words = _views.LEET_WORDS
-    if w in words:
-        return True
-    for suf in _SUFFIXES:
-        if len(w) > len(suf) + 1 and w.endswith(suf):
-            stem = w[:-len(suf)]
-            if stem in words or stem + "e" in words or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in words):
-                return True
-    return False
+_is_word = _views.is_word
 
 
 def _read_ones(tok: str, out: str) -> str:

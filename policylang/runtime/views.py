@@ -21,7 +21,7 @@ import re
 import threading
 from functools import lru_cache
 
-__all__ = ["printable_enough", "gates", "orig_gates", "ENGLISH", "LEET_WORDS"]
+__all__ = ["printable_enough", "gates", "orig_gates", "ENGLISH", "LEET_WORDS", "is_word"]
 
 PRINTABLE_RATIO = 0.9
 MAX_RUNS = 64  # run decodings per decoder and text
@@ -169,6 +169,7 @@ _TRIPLE_RE = re.compile(r"([a-z])\1\1")
 _TRAILING_BREAK_RE = re.compile(r"(?: {2,7}| ?[/|] ?)(?=[^\W_])")
 _TRAILING_PUNCT_RE = re.compile(r"(?: [!\"#$%&')*+,\-./:;<=>?@\]^_`|}~\u2019])+(?=\s|$)")
 _SPACE_RUN_RE = re.compile(r"\s+")
+_SLASH_BREAK_RE = re.compile(r" +[/|] +")
 _LEAD_PUNCT = frozenset("!\"#$%&'(*+-./:;<=>?@[\\^_`{|~\u2018\u201c")
 _JOINING = ("-", "'", "\u2019")  # punctuation inside a word: "pre-prompt", "don't"
 _SEP_CHARS = frozenset("._*-/|~+")
@@ -218,8 +219,12 @@ def decode_spaced_letters(text: str) -> list:
             j += 1
         chain = letters[i:j]
         i = j
-        if len(chain) < 3:
+        if len(chain) < 2:
             continue
+        if len(chain) == 2:  # "a s", "A I": a two-letter word among plain ones
+            pair = text[chain[0]] + text[chain[1]]
+            if text[chain[0] + 1:chain[1]] != " " or pair.lower() not in LEET_WORDS or not (pair.islower() or pair.isupper()):
+                continue
         gaps = [text[a + 1:b] for a, b in zip(chain, chain[1:])]
         counts: dict[str, int] = {}
         for g in gaps:
@@ -241,15 +246,17 @@ def decode_spaced_letters(text: str) -> list:
         lens = [sum(1 for c in w if c.isalpha()) for w in words]
         longest = 5 if intra == "." else 4  # "U.S.A.F." is an abbreviation
         if max(lens) < longest and (sum(1 for w in lens if w >= 2) < 2 or sum(lens) < 8) \
-                and not (len(words) == 1 and "".join(words[0]).lower() in ENGLISH and lens[0] >= 3):
+                and not (len(words) == 1 and "".join(words[0]).lower() in LEET_WORDS and lens[0] >= 2):
             continue  # "U.S.A. J.", "a b": one short word is not a phrase
         if any(_TRIPLE_RE.search("".join(w).lower()) for w in words):
             continue  # "c c c a": no word has a letter three times in a row
         if all(_alphabet_run(w) for w in words):
             continue  # "a b c d e f", "x y z": a list of letters
-        splits = _segment_words(text, chain, gaps, intra) if all(joins) else ()
-        # " / " breaks words only where no wider space does ("i g n o r e / a l l")
+        # " / " breaks words only where no wider space does ("i g n o r e / a l l"), and
+        # words run together are split only then (a wider space marks the breaks)
         slash_breaks = not any(not jn and not g.strip() for g, jn in zip(gaps, joins))
+        marked = not slash_breaks or any(not jn and _SLASH_BREAK_RE.search(g) for g, jn in zip(gaps, joins))
+        splits = _segment_words(text, chain, gaps, intra) if not marked else ()
         chars, cmap = [text[chain[0]]], [(chain[0], chain[0] + 1)]
         for k, ((a, b), g) in enumerate(zip(zip(chain, chain[1:]), gaps)):
             if joins[k] and k in splits:
@@ -301,6 +308,8 @@ def _gap_text(g: str, intra: str, sep_chars: set, slash_breaks: bool = True) -> 
     where it has more space than the joining gap (``" ,   "`` -> ``", "``)."""
     if not g.strip():
         return " "
+    if slash_breaks and intra == " " and _SLASH_BREAK_RE.search(g):
+        g = _SLASH_BREAK_RE.sub("   ", g)  # "e ,  /  a": the slash is the break
     if intra.strip():  # joined by punctuation ("i.g.n"): the gap's own separators go
         punct = "".join(c for c in g if c not in sep_chars and not c.isspace())
         if punct in _JOINING:
@@ -414,11 +423,12 @@ def decode_punctuated(text: str) -> list:
 
 
 def _segment_words(text: str, chain: list, gaps: list, intra: str) -> set:
-    """Gap indexes where a long unbroken word of the chain splits into known words.
+    """Gap indexes where a long unbroken word of the chain splits into words.
 
-    A spaced phrase written without word breaks (``i g n o r e a l l``) collapses to
-    one long "word"; when it is not English but splits entirely into words of
-    :data:`ENGLISH` (fewest words), the gaps between them become spaces.
+    A spaced phrase written without word breaks (``i g n o r e a l l``, or spaced words
+    among plain ones, ``a r e o u t d a t e d``) collapses to one long "word"; when it is
+    not a word itself (see :func:`is_word`) but splits entirely into words of
+    :data:`LEET_WORDS` (or their plurals; the fewest), the gaps between them become spaces.
     """
     out: set = set()
     k = 0
@@ -427,20 +437,57 @@ def _segment_words(text: str, chain: list, gaps: list, intra: str) -> set:
         while e < len(gaps) and gaps[e] == intra:
             e += 1
         word = "".join(text[p] for p in chain[k:e + 1]).lower()
-        if len(word) >= 7 and word not in ENGLISH and len(word) <= 200:
-            best: list = [None] * (len(word) + 1)
-            best[0] = ()
-            for x in range(len(word)):
-                if best[x] is None:
-                    continue
-                for y in range(x + 1, min(len(word), x + 16) + 1):
-                    if word[x:y] in ENGLISH and (best[y] is None or len(best[y]) > len(best[x]) + 1):
-                        best[y] = best[x] + (y,)
-            cuts = best[len(word)]
-            if cuts is not None and len(cuts) > 1:
+        if 4 <= len(word) <= _MAX_SEGMENTED and not is_word(word):
+            cuts = _split_words(word)
+            if cuts is not None:
                 out.update(k + c - 1 for c in cuts[:-1])
         k = e + 1
     return out
+
+
+_MAX_SEGMENTED = 160
+_MAX_PIECE = 18
+
+
+def _split_words(word: str):
+    """End offsets of the pieces of ``word`` when it splits into words (the fewest), or ``None``."""
+    n = len(word)
+    # best[y] = (cost, unknown letters, cuts); a word costs 1, an unknown piece 3 + its length
+    best: list = [None] * (n + 1)
+    best[0] = (0, 0, ())
+    for x in range(n):
+        if best[x] is None:
+            continue
+        cost, unknown, cuts = best[x]
+        for y in range(x + 1, min(n, x + _MAX_PIECE) + 1):
+            piece = word[x:y]
+            if piece in LEET_WORDS or (y - x > 3 and piece[-1] == "s" and piece[:-1] in LEET_WORDS):
+                cand = (cost + 1, unknown, cuts + (y,))
+            else:
+                cand = (cost + 3 + y - x, unknown + y - x, cuts + (y,))
+            if best[y] is None or cand[:2] < best[y][:2]:
+                best[y] = cand
+    _cost, unknown, cuts = best[n]
+    if len(cuts) < 2 or unknown:
+        return None
+    return cuts
+
+
+def is_word(w: str) -> bool:
+    """Whether ``w`` (lower case) is a word of :data:`LEET_WORDS`, or one with a suffix
+    (``-s``, ``-ed``, ``-ing``, ``-ly``, ...)."""
+    if w in LEET_WORDS:
+        return True
+    for suf in _SUFFIXES:
+        if len(w) > len(suf) + 1 and w.endswith(suf):
+            stem = w[:-len(suf)]
+            if stem in LEET_WORDS or stem + "e" in LEET_WORDS or (
+                    len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in LEET_WORDS):
+                return True
+    return False
+
+
+_SUFFIXES = ("s", "es", "d", "ed", "ing", "ly", "er", "ers", "ion", "ions", "ness")
 
 
 # --------------------------------------------------------------------------- morse
