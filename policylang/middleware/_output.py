@@ -126,7 +126,7 @@ def _parse(text: str):
         return None
     try:
         v = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: checked as text
         return None
     return v if isinstance(v, (dict, list)) else None
 

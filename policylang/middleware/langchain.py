@@ -34,7 +34,6 @@ and records every decision, but it cannot redact (callbacks cannot change values
 from __future__ import annotations
 
 import functools
-import json
 import operator
 from typing import Any, Iterator, AsyncIterator, Mapping
 
