@@ -6,7 +6,13 @@
   guarded as it flows (Hyperscan stream mode, bounded hold-back; see
   :mod:`policylang.middleware.streaming`);
 * :func:`guard_openai` / ``guard.openai(client)``: an ``openai.OpenAI`` /
-  ``openai.AsyncOpenAI`` client whose ``chat.completions.create`` is guarded;
+  ``openai.AsyncOpenAI`` client whose ``chat.completions.create`` and ``responses.create``
+  are guarded;
+* adapters, each in its own module and extra, none imported here:
+  :mod:`~policylang.middleware.anthropic` (``guard.anthropic(client)``),
+  :mod:`~policylang.middleware.langchain` (``guard.as_runnable(chain)``),
+  :mod:`~policylang.middleware.asgi` (FastAPI/Starlette ``PolicyMiddleware``),
+  :mod:`~policylang.middleware.litellm` (``PolicyGuardrail``);
 * :class:`DecisionLog`: the JSONL decision log every entry point accepts as ``log=``;
 * :class:`ContentShapeError`: raised (a :class:`policylang.PolicyError`) when a guarded call is
   given content the guard cannot classify; nothing is sent.
