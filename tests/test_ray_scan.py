@@ -207,3 +207,16 @@ def test_core_imports_without_ray():
     code = ("import sys; import policylang, policylang.cli, policylang.distributed; "
             "assert 'ray' not in sys.modules and 'pyarrow' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_a_worker_that_cannot_rebuild_the_guard_stops_the_scan(cluster):
+    import dataclasses
+
+    from policylang.distributed.ray_data import scan_records
+    from policylang.evaluation import Line
+
+    bundle, _ = PolicyBundle.load(["pii"])
+    wrong = dataclasses.replace(bundle, policy_hash="sha256:" + "0" * 64)  # what another version would give
+    lines = [Line(i, {"id": i, "text": "a@b.com"}, None, i) for i in range(1, 4)]
+    with pytest.raises(BundleError, match="policy_hash"):
+        list(scan_records(wrong, lines, workers=1))

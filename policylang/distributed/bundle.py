@@ -37,15 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from policylang.errors import PolicyError
+from policylang.loader import UsageError
 
 __all__ = ["PolicyBundle", "BundleError"]
 
 _CWD_LOCK = threading.Lock()  # load() reads relative paths against the process's working folder
 
 
-class BundleError(PolicyError):
-    """A worker could not rebuild the driver's guard exactly (different sources, packs or paths)."""
+class BundleError(UsageError):
+    """A worker could not rebuild the driver's guard exactly (different sources, packs or paths).
+
+    A :class:`~policylang.errors.PolicyError` (a usage error: exit code 2 on the command line)."""
 
 
 @dataclass(frozen=True)

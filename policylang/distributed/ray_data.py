@@ -57,13 +57,23 @@ class _Checker:
         bundle = bundle_ref[0]
         if isinstance(bundle, ray.ObjectRef):
             bundle = ray.get(bundle)
-        self.guard = bundle.build_guard()
+        from policylang.errors import PolicyError
+
+        self.guard = self.failed = None
+        try:
+            self.guard = bundle.build_guard()
+        except PolicyError as e:  # reported with the first batch, the scan stops (fail closed)
+            self.failed = e
         self.stage = stage
         self.mode = mode
         self.text_column = text_column
         self.names = (prefix + "action", prefix + "decision", prefix + "error")
 
     def __call__(self, table):
+        if self.failed is not None:
+            if self.mode == "cli":  # Ray Data drops an exception's cause on the way: say it in a row
+                return _failure_table(self.failed)
+            raise self.failed
         return self._cli(table) if self.mode == "cli" else self._rows(table)
 
     def _cli(self, table):
@@ -110,6 +120,22 @@ class _Checker:
         for name, values in zip(self.names, (action, decision, error)):
             table = table.append_column(name, pa.array(values, pa.string()))
         return table
+
+
+def _failure_table(e):
+    import pyarrow as pa
+
+    return pa.table({
+        "line": pa.array([FAILED_LINE], pa.int64()),
+        "id": pa.array(["null"], pa.string()),
+        "action": pa.array([None], pa.string()),
+        "error": pa.array([f"{type(e).__name__}: {e}"], pa.string()),
+        "record": pa.array([""], pa.string()),
+    })
+
+
+#: the ``line`` of the row a worker returns when it could not rebuild the guard
+FAILED_LINE = -1
 
 
 def _map(ds, ref, stage: str, mode: str, *, workers: int, batch_size: int, num_cpus: float, num_gpus: float,
@@ -193,29 +219,37 @@ def scan_records(bundle: PolicyBundle, items: Iterable, *, stage: str = "input",
     ray = require_ray()
     import pyarrow as pa
 
+    import logging
+
     ctx = ray.data.DataContext.get_current()
+    logger = logging.getLogger("ray.data")
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.print_on_execution_start,
+             logger.level)
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    import logging
-
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # "Starting execution ...", "Progress bars disabled"
-    workers = workers or _default_workers(ray)
-    ref = ray.put(bundle)
-    buf: list = []  # ScanRecord (bad line) or (lineno, id JSON, text bytes)
-    n_good = 0
-    for line in items:
-        why = line_error(line)
-        if why is not None:
-            buf.append(record_of(line.lineno, line.id, why))
-        else:
-            rid = line.obj.get("id", line.lineno)
-            buf.append((line.lineno, dumps_value(rid), line.obj["text"].encode("utf-8", "surrogatepass")))
-            n_good += 1
-        if len(buf) >= window:
-            yield from _window(ray, pa, ref, buf, n_good, stage, workers, batch_size, num_gpus)
-            buf, n_good = [], 0
-    yield from _window(ray, pa, ref, buf, n_good, stage, workers, batch_size, num_gpus)
+    logger.setLevel(logging.ERROR)  # "Starting execution ...", "Progress bars disabled" per window
+    try:
+        workers = workers or _default_workers(ray)
+        ref = ray.put(bundle)
+        buf: list = []  # ScanRecord (bad line) or (lineno, id JSON, text bytes)
+        n_good = 0
+        for line in items:
+            why = line_error(line)
+            if why is not None:
+                buf.append(record_of(line.lineno, line.id, why))
+            else:
+                rid = line.obj.get("id", line.lineno)
+                buf.append((line.lineno, dumps_value(rid), line.obj["text"].encode("utf-8", "surrogatepass")))
+                n_good += 1
+            if len(buf) >= window:
+                yield from _window(ray, pa, ref, buf, n_good, stage, workers, batch_size, num_gpus)
+                buf, n_good = [], 0
+        yield from _window(ray, pa, ref, buf, n_good, stage, workers, batch_size, num_gpus)
+    finally:
+        (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.print_on_execution_start,
+         level) = saved
+        logger.setLevel(level)
 
 
 def _window(ray, pa, ref, buf: list, n_good: int, stage, workers, batch_size, num_gpus) -> Iterator[ScanRecord]:
@@ -253,6 +287,10 @@ def _iter_records(ds) -> Iterator[ScanRecord]:
         for t in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             cols = [t.column(c).to_pylist() for c in ("line", "id", "action", "error", "record")]
             for line, rid, action, error, rec in zip(*cols):
+                if line == FAILED_LINE:
+                    from policylang.distributed.bundle import BundleError
+
+                    raise BundleError(f"a Ray worker could not rebuild the guard: {error}")
                 yield ScanRecord(line, json.loads(rid), action, error, rec)
     except Exception as e:  # noqa: BLE001 - a worker's PolicyError (BundleError) says what went wrong
         cause = _policy_cause(e)
@@ -265,9 +303,10 @@ def _policy_cause(e: BaseException):
     from policylang.errors import PolicyError
 
     seen = set()
+    found = None
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, PolicyError):
-            return e
+            found = e  # may be Ray's RayTaskError-and-PolicyError hybrid: look for the original below
         e = getattr(e, "cause", None) or e.__cause__
-    return None
+    return found
