@@ -539,3 +539,41 @@ def test_property_the_server_never_sees_unchecked_text(server, client, guard, ms
         return
     assert server.count == before + 1
     assert "jane.doe@example.com" not in json.dumps(last_request(server)["messages"])
+
+
+# --------------------------------------------------------------------------- property: any chunking
+
+_words = st.sampled_from(["hello", "jane.doe@example.com", "4111 1111 1111 1111", "bob@x.org", "ok.", " ", "\n",
+                          "mail:", "a@b", ".io", "4111", "1111"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(_words, min_size=1, max_size=12), st.lists(st.integers(1, 9), min_size=1, max_size=30))
+def test_property_stream_equals_whole_text_decision(guard, words, cuts):
+    """Whatever the content_block_delta boundaries, the released text is guard.check(whole).text."""
+    from policylang.middleware.anthropic import GuardedMessageStream, _event
+    from policylang.middleware.log import CallLog
+
+    text = "".join(words)
+    pieces, k, i = [], 0, 0
+    while k < len(text):
+        n = cuts[i % len(cuts)]
+        pieces.append(text[k:k + n])
+        k, i = k + n, i + 1
+    events = [_event({"type": "message_start", "message": {
+        "id": "m", "type": "message", "role": "assistant", "model": "x", "content": [], "stop_reason": None,
+        "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
+    events += [_event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+               for p in pieces]
+    events += [_event({"type": "content_block_stop", "index": 0}),
+               _event({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"output_tokens": 1}}),
+               _event({"type": "message_stop"})]
+    owner = guard.anthropic(anthropic.Anthropic(api_key="x", base_url="http://127.0.0.1:9")).messages
+    out = list(GuardedMessageStream(owner, iter(events), None, CallLog(None, "t")))
+    want = guard.check(text, "output")
+    assert not want.refused
+    assert stream_text(out) == want.text
+    assert [e.type for e in out][-3:] == ["content_block_stop", "message_delta", "message_stop"]
