@@ -220,3 +220,15 @@ def test_a_worker_that_cannot_rebuild_the_guard_stops_the_scan(cluster):
     lines = [Line(i, {"id": i, "text": "a@b.com"}, None, i) for i in range(1, 4)]
     with pytest.raises(BundleError, match="policy_hash"):
         list(scan_records(wrong, lines, workers=1))
+
+
+def test_workers_load_the_shipped_database_instead_of_compiling(tmp_path):
+    import dataclasses
+
+    bundle, guard = PolicyBundle.load(["pii", "secrets"], cache_dir=str(tmp_path / "driver"))
+    worker_cache = tmp_path / "worker"  # an empty cache, as on a fresh machine
+    on_worker = dataclasses.replace(bundle, options={**bundle.options, "cache_dir": str(worker_cache)})
+    rebuilt = on_worker.build_guard()
+    assert rebuilt.plan.patterns.from_cache  # the seeded entry was a hit: no Hyperscan compile
+    assert (worker_cache / bundle.db_name).read_bytes() == bundle.db
+    assert rebuilt.check("mail a@b.com").action == guard.check("mail a@b.com").action
