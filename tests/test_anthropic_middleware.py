@@ -110,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(529 if over else 404, {"type": "error", "error": {"type": "not_found", "message": "no"}})
             return
         model = body.get("model", "echo")
+        if model == "fail":
+            self._json(500, {"type": "error", "error": {"type": "api_error", "message": "upstream broke"}})
+            return
         blocks = _blocks(model, body)
         stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         if body.get("stream"):
@@ -547,8 +550,8 @@ _words = st.sampled_from(["hello", "jane.doe@example.com", "4111 1111 1111 1111"
                           "mail:", "a@b", ".io", "4111", "1111"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
 @given(st.lists(_words, min_size=1, max_size=12), st.lists(st.integers(1, 9), min_size=1, max_size=30))
 def test_property_stream_equals_whole_text_decision(guard, words, cuts):
     """Whatever the content_block_delta boundaries, the released text is guard.check(whole).text."""
@@ -577,3 +580,13 @@ def test_property_stream_equals_whole_text_decision(guard, words, cuts):
     assert not want.refused
     assert stream_text(out) == want.text
     assert [e.type for e in out][-3:] == ["content_block_stop", "message_delta", "message_stop"]
+
+
+def test_upstream_error_propagates_and_logs_no_allow(server, client, guard, tmp_path):
+    log = tmp_path / "d.jsonl"
+    gc = guard.anthropic(client, log=log)
+    for stream in (False, True):
+        with pytest.raises(anthropic.InternalServerError):
+            gc.messages.create(model="fail", max_tokens=10, stream=stream, messages=user("I am a@b.io"))
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert recs and all(r["outcome"] == "error" for r in recs)

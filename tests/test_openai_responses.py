@@ -116,6 +116,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(503 if over else 404, {"error": {"message": "unavailable", "type": "server_error"}})
             return
         model = body.get("model", "echo")
+        if model == "fail":
+            self._json(500, {"error": {"message": "upstream broke", "type": "server_error"}})
+            return
         items = _items(model, body)
         if body.get("stream"):
             self._sse(model, items, body.get("instructions"), broken=(model == "broken"))
@@ -457,3 +460,13 @@ def test_bad_tool_arguments_fail_closed(guard):
     nested = json.dumps(json.loads("[" * 80 + '"x"' + "]" * 80))  # parses, but deeper than the walker goes
     with pytest.raises(ContentShapeError, match="nested deeper"):
         check_json_text(guard, nested, None, None, "a")
+
+
+def test_upstream_error_propagates_and_logs_no_allow(server, client, guard, tmp_path):
+    log = tmp_path / "d.jsonl"
+    rs = guard.openai(client, log=log).responses
+    for stream in (False, True):
+        with pytest.raises(openai.InternalServerError):
+            rs.create(model="fail", input="I am a@b.io", stream=stream)
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert recs and all(r["outcome"] == "error" for r in recs)
