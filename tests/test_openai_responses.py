@@ -470,3 +470,18 @@ def test_upstream_error_propagates_and_logs_no_allow(server, client, guard, tmp_
             rs.create(model="fail", input="I am a@b.io", stream=stream)
     recs = [json.loads(line) for line in log.read_text().splitlines()]
     assert recs and all(r["outcome"] == "error" for r in recs)
+
+
+def test_output_items_sent_back_as_input(server, client, guard):
+    """The usual agent loop: input=[*history, *resp.output, function_call_output]."""
+    rs = guard.openai(client).responses
+    first = rs.create(model="tool", input="mail eve")
+    reason = rs.create(model="reason", input="hi")
+    history = [{"role": "user", "content": "mail eve"}, *first.output, *reason.output,
+               {"type": "function_call_output", "call_id": "call_1", "output": "sent to eve@example.net"}]
+    resp = rs.create(model="echo", input=history)
+    sent = last_request(server)["input"]
+    assert "@example" not in json.dumps(sent)
+    assert sent[1]["type"] == "function_call" and json.loads(sent[1]["arguments"]) == {
+        "to": "[email]", "subject": "hi", "n": 3}
+    assert resp.output_text == "You said: mail eve"
