@@ -590,3 +590,20 @@ def test_upstream_error_propagates_and_logs_no_allow(server, client, guard, tmp_
             gc.messages.create(model="fail", max_tokens=10, stream=stream, messages=user("I am a@b.io"))
     recs = [json.loads(line) for line in log.read_text().splitlines()]
     assert recs and all(r["outcome"] == "error" for r in recs)
+
+
+def test_answer_blocks_sent_back_as_history(server, client, guard):
+    """The usual agent loop: the Message's content blocks (pydantic) go back as the assistant turn."""
+    gc = guard.anthropic(client)
+    first = gc.messages.create(model="tool", max_tokens=10, messages=user("mail"))
+    think = gc.messages.create(model="think", max_tokens=10, messages=user("hi"))
+    history = [{"role": "user", "content": "mail"}, {"role": "assistant", "content": first.content},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                                             "content": "sent to eve@example.net"}]},
+               {"role": "assistant", "content": think.content}, {"role": "user", "content": "thanks"}]
+    resp = gc.messages.create(model="echo", max_tokens=10, messages=history)
+    sent = last_request(server)["messages"]
+    assert "@example" not in json.dumps(sent)
+    assert sent[1]["content"][1]["type"] == "tool_use" and sent[1]["content"][1]["input"]["to"] == "[email]"
+    assert sent[3]["content"][0]["signature"] == "sig"
+    assert resp.content[0].text == "You said: thanks"
