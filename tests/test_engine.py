@@ -333,7 +333,7 @@ rule r on input: when pii redact "[{kind}]"
 ''', cache_dir=False)
     assert g.plan.normalize == ("nfkc", "invisible", "confusables", "leetspeak")  # pii brings confusables
     d = g.check("IBAN DE89370400440532013000 passport AB1234567")
-    assert d.text == "IBAN [iban] [passport]"
+    assert d.text == "IBAN [iban] passport [passport]"  # the context word stays: spans are values
     assert sorted(r.kind for r in d.redactions) == ["iban", "passport"]
 
     # A leet jailbreak through a words list: refused, cited at the obfuscated original.

@@ -71,15 +71,24 @@ def _luhn_complete(body: str) -> str:
     return body + str((10 - total % 10) % 10)
 
 
-CARD_PREFIXES = ("4", "51", "52", "53", "54", "55", "22", "27", "34", "37", "30", "35", "36", "38", "39",
-                 "60", "62", "65")
+# (prefix, lengths the network issues): Visa, Mastercard, Amex, Diners, JCB, Discover,
+# UnionPay, Maestro. The pii pack checks the network's lengths too (`validate card`): a
+# 15-digit number starting 52 is not a Mastercard.
+CARD_PREFIXES = (("4", (13, 16, 19)), ("51", (16,)), ("52", (16,)), ("53", (16,)), ("54", (16,)),
+                 ("55", (16,)), ("2221", (16,)), ("2720", (16,)), ("34", (15,)), ("37", (15,)),
+                 ("301", (14, 16, 19)), ("35", (16, 17, 18, 19)), ("36", (14, 16)), ("38", (14, 16)),
+                 ("39", (14, 16)), ("60", (16,)), ("62", (16, 17, 18, 19)), ("65", (16, 19)),
+                 ("50", (12, 13, 16, 19)), ("67", (12, 15, 18)))
 
 
 def card_digits(rnd: random.Random, length: int | None = None) -> str:
-    """A Luhn-valid card number of 13-19 digits with a card-network prefix (not one repeated digit)."""
+    """A Luhn-valid card number of 12-19 digits with a card network's prefix and one of its
+    lengths (not one repeated digit)."""
     while True:
-        n = length or rnd.randint(13, 19)
-        prefix = rnd.choice(CARD_PREFIXES)
+        prefix, lengths = rnd.choice(CARD_PREFIXES)
+        if length is not None and length not in lengths:
+            continue
+        n = length or rnd.choice(lengths)
         digits = _luhn_complete(prefix + _s(rnd, string.digits, n - len(prefix) - 1))
         if digits.count(digits[0]) != len(digits):
             return digits

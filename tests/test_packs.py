@@ -26,7 +26,8 @@ DATA = Path(__file__).parent / "data" / "packs"
 PACKS = ("pii", "secrets", "jailbreak")
 
 MATCHERS = {
-    "pii": ("email", "phone", "us_ssn", "credit_card", "iban", "ip_address", "url", "date_of_birth", "passport"),
+    "pii": ("email", "phone", "us_ssn", "credit_card", "iban", "ip_address", "url", "date_of_birth", "passport",
+            "uk_nino", "de_tax_id", "fr_nir", "vat_id"),
     "secrets": ("aws_access_key", "aws_secret_key", "gcp_api_key", "azure_key", "github_token", "gitlab_token",
                 "slack_token", "stripe_key", "openai_key", "private_key", "jwt", "generic_secret"),
     "jailbreak": ("override", "persona", "prompt_extraction", "developer_mode", "encoding_trick"),

@@ -100,6 +100,27 @@ class Engine:
         # else: overlaps the previous hit of this matcher (a re-validated alternative)
 
     @staticmethod
+    def _bounded(a: int, b: int, ntext: str, validators) -> list[tuple[int, int]]:
+        """The value spans inside a validated match ``ntext[a:b]``.
+
+        A validator with a ``bounds(value)`` attribute says where the values are inside a
+        match it accepted: context words and labels the pattern took in ("phone: ...",
+        ``aws_secret_access_key = ...``) are not part of the value, and one match may hold
+        several values. Without one, or when it finds none, the match is the value.
+        """
+        spans = [(a, b)]
+        for v in validators:
+            bounds = getattr(v, "bounds", None)
+            if bounds is None:
+                continue
+            out = []
+            for s, e in spans:
+                found = [(s + x, s + y) for x, y in bounds(ntext[s:e]) if 0 <= x < y <= e - s]
+                out.extend(found or [(s, e)])
+            spans = out
+        return spans
+
+    @staticmethod
     def _add_late_hits(hits: dict, late: list, norm) -> None:
         """Add the hits that reach past the main text (leetspeak view, decoded blobs).
 
@@ -231,7 +252,15 @@ class Engine:
                             again = self._revalidate(h, ntext, validators)
                         except TimeoutError:  # `regex` timeout= of the re-validation search
                             raise RegexTimeout(h.id, self.regex_timeout or 0.0) from None
-                        for a, b in again:
+                        for p, q in again:
+                            for a, b in self._bounded(p, q, ntext, validators):
+                                if b > main_len:
+                                    late.append((m, a, b))
+                                else:
+                                    self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
+                        continue
+                    if any(hasattr(v, "bounds") for v in validators):
+                        for a, b in self._bounded(h.start, h.end, ntext, validators):
                             if b > main_len:
                                 late.append((m, a, b))
                             else:

@@ -32,8 +32,10 @@ def merge(items: list[tuple[int, int, str, ast.Action, str, str]], text: str, sa
     """Merge overlapping ``(start, end, kind, action, rule_id, matcher)`` spans and render them.
 
     Overlapping spans become one redaction covering their union. It takes the kind and
-    operator of the most specific (shortest) span: a `generic_secret` assignment around an
-    `openai_key` redacts as `[openai_key]`, a URL around a Slack token as `[slack_token]`.
+    operator of the longest span (the first one on a tie): spans are values, not their
+    labels (validators bound them), so the longer match is the value and the shorter a
+    reading of part of it: the digit groups of an IBAN or a French NIR that also pass as a
+    card or a phone number redact as `[iban]`, `[fr_nir]`.
     """
     if not items:
         return []
@@ -44,7 +46,7 @@ def merge(items: list[tuple[int, int, str, ast.Action, str, str]], text: str, sa
             g = groups[-1]
             if it[1] > g[1]:
                 g[1] = it[1]
-            if it[1] - it[0] < g[2][1] - g[2][0]:
+            if it[1] - it[0] > g[2][1] - g[2][0]:
                 g[2] = it
             continue
         groups.append([it[0], it[1], it])

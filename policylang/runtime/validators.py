@@ -5,9 +5,25 @@ instance of the thing the pattern looks for. Validators never raise: garbage,
 including non-``str`` input, gives ``False``.
 
 ==============  ==================================================================
-``luhn``        payment card: 12-19 digits (spaces/dashes allowed), Luhn checksum,
-                not one repeated digit
-``iban``        IBAN: country length table, mod-97 checksum, spaces allowed
+``luhn``        payment card: 12-19 digits (space/dash/dot groups allowed), Luhn
+                checksum, not one repeated digit
+``card``        ``luhn`` plus the card networks' IIN ranges and lengths (Visa, Mastercard,
+                Amex, Diners, Discover, JCB, UnionPay, Maestro, Mir, RuPay, Verve, Troy)
+``iban``        IBAN: country length table, mod-97 checksum, spaces allowed, any case,
+                a BBAN at least half digits
+``phone``       a phone number by ``phonenumbers`` (libphonenumber): international
+                (``+CC``, ``00CC``) in any country, national in US, GB, DE, FR; the
+                extension is part of it, a label before it is not (bounds)
+``phone_xx``    the same with national numbers of one region only (``phone_it``,
+                ``phone_es``, ...: ``PHONE_REGIONS``)
+``uk_nino``     UK National Insurance number: HMRC prefix rules, suffix A-D (there
+                is no checksum)
+``de_tax_id``   German tax id (Steuer-IdNr): ``stdnum.de.idnr`` (ISO 7064 mod 11,10,
+                digit repetition rule)
+``fr_nir``      French social security number (NIR): ``stdnum.fr.nir`` (mod-97 key)
+``vat_id``      EU (and UK, XI) VAT number: ``stdnum.eu.vat`` per-country checksums
+``passport``    a passport number after its context word (bounds: the number only)
+``aws_secret``  the 40-character value of an AWS secret key assignment (bounds)
 ``us_ssn``      US Social Security number: area not 000/666/9xx, group not 00,
                 serial not 0000, dashes or spaces or none; known fakes rejected
 ``ipv4``        dotted quad, octets 0-255, no leading zeros
@@ -22,6 +38,12 @@ including non-``str`` input, gives ``False``.
 ``date``        a real calendar date: d/m/y, m/d/y, y-m-d (``/ - .``), or with a
                 month name ("12 Jan 2024", "January 12, 2024")
 ==============  ==================================================================
+
+Spans are the value. A validator may carry a ``bounds(value)`` attribute: the spans of
+the values inside a match it accepts, so that context words the pattern needed
+("SSN: ...", "phone: ...", ``aws_secret_access_key = ...``) raise confidence but are
+never redacted. ``luhn``/``card``, ``us_ssn``, ``date``, ``high_entropy``, the phone,
+id and passport validators have bounds; the engine (``evaluate``) applies them.
 """
 
 from __future__ import annotations
@@ -62,8 +84,54 @@ def _ascii_digits(s: str) -> bool:
     return s.isascii() and s.isdigit()
 
 
+Spans = tuple[tuple[int, int], ...]
+
+
+def _guarded(spans_of: Callable[[str], Spans]) -> Callable[[str], Spans]:
+    """``spans_of`` that never raises: garbage has no values."""
+
+    @functools.wraps(spans_of)
+    def bounds(value: str) -> Spans:
+        if not isinstance(value, str):
+            return ()
+        try:
+            return tuple(spans_of(value))
+        except Exception:  # noqa: BLE001 - a validator must never break a scan
+            return ()
+
+    return bounds
+
+
+def _bounding(spans_of: Callable[[str], Spans]) -> Validator:
+    """A validator that accepts a match holding at least one value; ``bounds`` gives them."""
+    bounds = _guarded(spans_of)
+
+    @functools.wraps(spans_of)
+    def validator(value: str) -> bool:
+        return bool(bounds(value))
+
+    validator.bounds = bounds  # type: ignore[attr-defined]
+    return validator
+
+
+def _with_bounds(fn: Validator, spans_of: Callable[[str], Spans]) -> Validator:
+    """``fn`` with a ``bounds`` attribute: where the value is inside a match ``fn`` accepts."""
+    fn.bounds = _guarded(spans_of)  # type: ignore[attr-defined]
+    return fn
+
+
+def _tail(rx: re.Pattern) -> Callable[[str], Spans]:
+    """The span of ``rx``'s match at the end of the value (after the context words)."""
+
+    def spans_of(value: str) -> Spans:
+        m = rx.search(value[:len(value.rstrip())])
+        return ((m.start(), m.end()),) if m is not None else ()
+
+    return spans_of
+
+
 # --------------------------------------------------------------------------- luhn
-_CARD_SEP = re.compile(r"[ \-]")
+_CARD_SEP = re.compile(r"[ \-.]")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -79,20 +147,68 @@ def _luhn_ok(digits: str) -> bool:
 
 
 # The number at the end of a match, after any keyword the pattern took in ("card: 4111 ...").
-_CARD_TAIL_RE = re.compile(r"(?<![\d-])\d[\d -]*$")
+# Groups are split by one kind of separator: space, dash or dot (NBSP and thin spaces are
+# spaces after `normalize nfkc`).
+_CARD_TAIL_RE = re.compile(r"(?<![\d.-])\d+(?:(?:(?: \d+)*)|(?:(?:-\d+)*)|(?:(?:\.\d+)*))$")
+
+
+def _card_digits(value: str) -> str | None:
+    m = _CARD_TAIL_RE.search(value.strip())
+    if m is None:
+        return None
+    digits = _CARD_SEP.sub("", m.group())
+    if not _ascii_digits(digits) or not 12 <= len(digits) <= 19:
+        return None
+    if digits.count(digits[0]) == len(digits):
+        return None
+    return digits if _luhn_ok(digits) else None
 
 
 @_safe
-def luhn(value: str) -> bool:
-    m = _CARD_TAIL_RE.search(value.strip())
-    if m is None:
-        return False
-    digits = _CARD_SEP.sub("", m.group())
-    if not _ascii_digits(digits) or not 12 <= len(digits) <= 19:
-        return False
-    if digits.count(digits[0]) == len(digits):
-        return False
-    return _luhn_ok(digits)
+def _luhn(value: str) -> bool:
+    return _card_digits(value) is not None
+
+
+# IIN (issuer identification number) ranges and the lengths each network issues:
+# (lowest prefix, highest prefix of the same width, lengths).
+_ALL = frozenset(range(12, 20))
+_LONG = frozenset(range(16, 20))
+_IIN_TABLE: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("4", "4", frozenset({13, 16, 19})),                       # Visa
+    ("51", "55", frozenset({16})), ("2221", "2720", frozenset({16})),  # Mastercard
+    ("2200", "2204", _LONG),                                   # Mir
+    ("34", "34", frozenset({15})), ("37", "37", frozenset({15})),  # American Express
+    ("300", "305", frozenset(range(14, 20))), ("3095", "3095", frozenset(range(14, 20))),  # Diners
+    ("36", "36", frozenset(range(14, 20))), ("38", "39", frozenset(range(14, 20))),
+    ("35", "35", _LONG),  # JCB (3528-3589; the rest of 35 too: test generators use it, a leak costs more)
+    ("1800", "1800", frozenset({15})), ("2131", "2131", frozenset({15})),  # JCB, 15 digits
+    ("6011", "6011", _LONG), ("644", "649", _LONG), ("65", "65", _LONG),  # Discover
+    ("62", "62", _LONG), ("81", "81", _LONG),                  # UnionPay
+    ("60", "60", _LONG), ("82", "82", frozenset({16})),        # RuPay
+    ("508", "508", frozenset({16})), ("353", "353", frozenset({16})), ("356", "356", frozenset({16})),
+    ("50", "50", _ALL), ("56", "59", _ALL), ("61", "69", _ALL), ("0604", "0604", _ALL),  # Maestro
+    ("506099", "506198", frozenset({16, 18, 19})), ("650002", "650027", frozenset({16, 18, 19})),  # Verve
+    ("9792", "9792", frozenset({16})),                         # Troy
+)
+
+
+def card_network_ok(digits: str) -> bool:
+    """Whether some card network issues numbers of this length with this prefix."""
+    n = len(digits)
+    return any(n in lengths and lo <= digits[:len(lo)] <= hi for lo, hi, lengths in _IIN_TABLE)
+
+
+@_safe
+def _card(value: str) -> bool:
+    digits = _card_digits(value)
+    return digits is not None and card_network_ok(digits)
+
+
+_CARD_SPAN_RE = re.compile(r"(?<![\d.-])\d+(?:(?: \d+)*|(?:-\d+)*|(?:\.\d+)*)$")
+luhn = _with_bounds(_luhn, _tail(_CARD_SPAN_RE))
+luhn.__name__ = "luhn"
+card = _with_bounds(_card, _tail(_CARD_SPAN_RE))
+card.__name__ = "card"
 
 
 # --------------------------------------------------------------------------- iban
@@ -117,6 +233,8 @@ def iban(value: str) -> bool:
     s = value.replace(" ", "").replace("\u00a0", "").upper()
     if not s.isascii() or not _IBAN_RE.fullmatch(s):
         return False
+    if sum(c.isdigit() for c in s[4:]) * 2 < len(s) - 4:
+        return False  # every BBAN is at least half digits; words strung together are not
     expected = IBAN_LENGTHS.get(s[:2])
     if expected is not None and len(s) != expected:
         return False
@@ -136,7 +254,7 @@ _SSN_FAKES = frozenset({"078051120", "219099999"})  # Woolworth wallet card, SSA
 
 
 @_safe
-def us_ssn(value: str) -> bool:
+def _us_ssn(value: str) -> bool:
     m = _SSN_RE.search(value.strip())
     if m is None or not m.group().isascii():
         return False
@@ -148,6 +266,15 @@ def us_ssn(value: str) -> bool:
     if group == "00" or serial == "0000":
         return False
     return area + group + serial not in _SSN_FAKES
+
+
+def _ssn_span(value: str) -> Spans:
+    m = _SSN_RE.search(value[:len(value.rstrip())])
+    return ((m.start(1), m.end(5)),) if m is not None else ()
+
+
+us_ssn = _with_bounds(_us_ssn, _ssn_span)
+us_ssn.__name__ = "us_ssn"
 
 
 # --------------------------------------------------------------------------- ip
@@ -248,11 +375,46 @@ def _secret_like(s: str) -> bool:
 
 
 @_safe
-def high_entropy(value: str) -> bool:
+def _high_entropy(value: str) -> bool:
     m = _SEP_RE.search(value)
     if m is not None and _secret_like(value[m.end():]):
         return True
     return _secret_like(value)
+
+
+def _assigned_span(value: str, start: int) -> Spans:
+    """The value from ``start`` on, without the quotes, spaces and ``,;`` around it."""
+    end = len(value)
+    while start < end and (value[start].isspace() or value[start] in _QUOTES):
+        start += 1
+    while end > start and (value[end - 1].isspace() or value[end - 1] in _QUOTES + ",;"):
+        end -= 1
+    return ((start, end),) if end > start else ()
+
+
+def _secret_span(value: str) -> Spans:
+    """After ``=``/``:`` when the part after it is the secret (``api_key = "..."``)."""
+    m = _SEP_RE.search(value)
+    if m is not None and _secret_like(value[m.end():]):
+        return _assigned_span(value, m.end())
+    return ((0, len(value)),)
+
+
+high_entropy = _with_bounds(_high_entropy, _secret_span)
+high_entropy.__name__ = "high_entropy"
+
+
+# ``aws_secret_access_key = <40 base64 characters>``: the value, not the key name.
+_AWS_SECRET_RE = re.compile(r"(?:=>|[:=])\s*[\"']?([A-Za-z0-9/+]{40})[\"']?\s*$")
+
+
+def _aws_secret_span(value: str) -> Spans:
+    m = _AWS_SECRET_RE.search(value)
+    return ((m.start(1), m.end(1)),) if m is not None else ()
+
+
+aws_secret = _bounding(_aws_secret_span)
+aws_secret.__name__ = "aws_secret"
 
 
 # --------------------------------------------------------------------------- jwt
@@ -340,17 +502,22 @@ def _month(name: str) -> int | None:
     return None
 
 
-@_safe
-def date(value: str) -> bool:
+def _date_span(value: str) -> Spans:
     """A plausible calendar date: the whole value, or its tail after a context word
     ("DOB: 21/07/1984"), like ``luhn`` and ``us_ssn`` read the number at the end."""
-    s = value.strip() if isinstance(value, str) else ""
+    end = len(value.rstrip())
+    lead = len(value) - len(value.lstrip())
+    s = value[lead:end]
     if _date_only(s):
-        return True
+        return ((lead, end),)
     for i in range(1, min(len(s), 64)):
         if not s[i - 1].isalnum() and s[i].isalnum() and _date_only(s[i:]):
-            return True
-    return False
+            return ((lead + i, end),)
+    return ()
+
+
+date = _bounding(_date_span)
+date.__name__ = "date"
 
 
 def _date_only(s: str) -> bool:
@@ -377,6 +544,188 @@ def _date_only(s: str) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- phone
+# National numbers are read in these regions (``validate phone``); numbers written with
+# ``+`` or an international prefix (``00``, US ``011``) in any country.
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR")
+# ``validate phone_xx``: national numbers of one region (international ones everywhere).
+PHONE_REGIONS = ("US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "IT", "ES", "PT",
+                 "PL", "SE", "NO", "DK", "FI", "AU", "NZ", "IN", "BR", "MX", "JP")
+_NANP_RE = re.compile(r"[2-9]\d{2}[2-9]\d{6}")
+_DATE_SHAPE_RE = re.compile(r"\(?\d{1,4}\)?[./-]\d{1,2}[./-]\d{2,4}")
+_IBAN_GROUPS_RE = re.compile(r"\d{4}([ .-])\d{4}(?:\1\d{4})*(?:\1\d{1,3})?")
+_PHONE_EXT_RE = re.compile(r"(?i)\s*(?:[x#]|ext\.?|extn\.?|extension|durchwahl|poste)\s*\.?\s*:?\s*\d{1,7}$")
+_INTL_RE = re.compile(
+    r"\+[1-9]\d{0,2}[\d ()./-]{5,24}\d(?:\s*(?:[x#]|ext\.?|extn\.?|extension)\s*\.?\s*\d{1,7})?")
+
+
+def _phonenumbers():
+    import phonenumbers  # core dependency; imported on first use (large metadata)
+
+    return phonenumbers
+
+
+@functools.lru_cache(maxsize=64)
+def _region_info(region: str) -> tuple[int, str | None]:
+    pn = _phonenumbers()
+    md = pn.PhoneMetadata.metadata_for_region(region)
+    return md.country_code, md.national_prefix
+
+
+def _phone_ok(pn, raw: str, number, region: str) -> bool:
+    """A number PhoneNumberMatcher found in ``raw``: shaped like a phone number, not a date."""
+    core = _PHONE_EXT_RE.sub("", raw)
+    digits = sum(c.isdigit() for c in core)
+    if _DATE_SHAPE_RE.fullmatch(core.strip()):
+        return False
+    reason = pn.is_possible_number_with_reason(number)
+    if reason != pn.ValidationResult.IS_POSSIBLE:
+        return False  # too short, too long, or only dialable locally (7-digit US numbers)
+    head = core.lstrip("( ")
+    if not head.startswith("+") and _IBAN_GROUPS_RE.fullmatch(head.strip()):
+        return False  # `0532 0130 00`: groups of four are an IBAN's (or a card's), not a phone's
+    cc, trunk = _region_info(region)
+    idd = "+" if head.startswith("+") else "011" if region in ("US", "CA") and head.startswith("011") \
+        else "00" if head.startswith("00") else ""
+    if idd:
+        # after the country code comes the national number without its trunk 0 (`+44 20 ...`,
+        # `+44 (0)20 ...`): `0044 0532 0130 00` is the middle of an IBAN, not a phone number
+        ds = "".join(c for c in head[len(idd):].replace("(0)", "") if c.isdigit())
+        code = str(number.country_code)
+        if not ds.startswith(code) or (ds[len(code):len(code) + 1] == "0" and not number.italian_leading_zero):
+            return False
+        return digits >= (8 if idd == "+" else 9)
+    if number.country_code != cc:
+        return False  # "44 20 ..." read as a country code without `+`: too loose
+    nsn = str(number.national_number)
+    if trunk == "1":  # NANP: [2-9]XX [2-9]XX XXXX, a leading `1` allowed
+        return _NANP_RE.fullmatch(nsn) is not None and head[:1] in "123456789"
+    if trunk == "0":  # GB, DE, FR, ...: national numbers are dialled with a leading 0
+        if not head.startswith("0") or head.startswith("00"):
+            return False
+        return digits >= 9 and (region != "FR" or digits == 10)
+    return digits >= 8
+
+
+def _intl_fallback(pn, value: str) -> Spans:
+    """``+CC`` numbers libphonenumber finds no plan for (a wrong length for the country):
+    still a phone number when the country code exists and 6-14 digits follow."""
+    out = []
+    for m in _INTL_RE.finditer(value):
+        text = m.group().rstrip(" ()./-")
+        try:
+            number = pn.parse(text, None)
+        except Exception:  # noqa: BLE001 - NumberParseException and friends
+            continue
+        if pn.region_code_for_country_code(number.country_code) == "ZZ":
+            continue
+        if 6 <= len(str(number.national_number)) <= 14:
+            out.append((m.start(), m.start() + len(text)))
+    return tuple(out)
+
+
+def _phone_spans(value: str, regions: tuple[str, ...]) -> Spans:
+    if not value.isascii() or len(value) > 200:
+        return ()  # the pack normalizes (NFKC, other scripts' digits) before it validates
+    pn = _phonenumbers()
+    found: list[tuple[int, int]] = []
+    for region in regions:
+        for m in pn.PhoneNumberMatcher(value, region, leniency=pn.Leniency.POSSIBLE, max_tries=8):
+            if _phone_ok(pn, m.raw_string, m.number, region):
+                found.append((m.start, m.end))
+    if not found:
+        return _intl_fallback(pn, value)
+    # the longest readings first, then the ones they leave room for
+    found.sort(key=lambda se: (se[0] - se[1], se[0]))
+    kept: list[tuple[int, int]] = []
+    for s, e in found:
+        if all(e <= a or s >= b for a, b in kept):
+            kept.append((s, e))
+    return tuple(sorted(kept))
+
+
+def _phone_validator(regions: tuple[str, ...], name: str) -> Validator:
+    @functools.lru_cache(maxsize=4096)
+    def spans_of(value: str) -> Spans:
+        return _phone_spans(value, regions)
+
+    v = _bounding(spans_of)
+    v.__name__ = name
+    v.__doc__ = f"A phone number: international, or national in {', '.join(regions)} (phonenumbers)."
+    return v
+
+
+phone = _phone_validator(DEFAULT_PHONE_REGIONS, "phone")
+_REGIONAL_PHONES = {f"phone_{r.lower()}": _phone_validator((r,), f"phone_{r.lower()}") for r in PHONE_REGIONS}
+
+
+# --------------------------------------------------------------------------- national ids
+# The id at the end of a match, after its context words ("Steuer-ID: ...", "NINO ...").
+_NINO_RE = re.compile(
+    r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?(\d{2}) ?(\d{2}) ?(\d{2}) ?([A-D])$")
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+
+
+def _nino_span(value: str) -> Spans:
+    """UK National Insurance number (HMRC rules: no D F I Q U V, no O second, no BG GB KN
+    NK NT TN ZZ prefix, suffix A-D). NINOs carry no checksum."""
+    end = len(value.rstrip())
+    m = _NINO_RE.search(value[:end])
+    if m is None or m.group(1) in _NINO_BAD_PREFIXES:
+        return ()
+    return ((m.start(), m.end()),)
+
+
+_IDNR_RE = re.compile(r"[1-9]\d(?: ?\d){9}")
+_NIR_RE = re.compile(r"[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}")
+_VAT_RE = re.compile(r"[A-Z]{2}[ .-]?[0-9A-Z](?:[ .-]?[0-9A-Z+*]){6,13}")
+_PASSPORT_RE = re.compile(r"[A-Z0-9]{6,9}", re.IGNORECASE)
+
+
+def _token_starts(value: str, end: int):
+    for i in range(end):
+        if value[i].isalnum() and (i == 0 or not value[i - 1].isalnum()):
+            yield i
+
+
+def _stdnum_span(rx: re.Pattern, module: str) -> Callable[[str], Spans]:
+    """The id at the end of the match (after its context words) that ``module`` accepts."""
+
+    def spans_of(value: str) -> Spans:
+        import importlib
+
+        is_valid = importlib.import_module(module).is_valid
+        end = len(value.rstrip())
+        for i in _token_starts(value, end):
+            if rx.fullmatch(value, i, end) and is_valid(value[i:end]):
+                return ((i, end),)
+        return ()
+
+    spans_of.__name__ = module.rsplit(".", 1)[-1]
+    return spans_of
+
+
+def _passport_span(value: str) -> Spans:
+    """The document number after the context word (the pattern is the shape check)."""
+    end = len(value.rstrip())
+    for i in _token_starts(value, end):
+        if _PASSPORT_RE.fullmatch(value, i, end) and any(c.isdigit() for c in value[i:end]):
+            return ((i, end),)
+    return ()
+
+
+uk_nino = _bounding(_nino_span)
+uk_nino.__name__ = "uk_nino"
+de_tax_id = _bounding(_stdnum_span(_IDNR_RE, "stdnum.de.idnr"))
+de_tax_id.__name__ = "de_tax_id"
+fr_nir = _bounding(_stdnum_span(_NIR_RE, "stdnum.fr.nir"))
+fr_nir.__name__ = "fr_nir"
+vat_id = _bounding(_stdnum_span(_VAT_RE, "stdnum.eu.vat"))
+vat_id.__name__ = "vat_id"
+passport = _bounding(_passport_span)
+passport.__name__ = "passport"
+
+
 VALIDATORS: Mapping[str, Validator] = MappingProxyType({
     "luhn": luhn,
     "iban": iban,
@@ -389,4 +738,13 @@ VALIDATORS: Mapping[str, Validator] = MappingProxyType({
     "jwt": jwt,
     "aba_routing": aba_routing,
     "date": date,
+    "card": card,
+    "phone": phone,
+    **_REGIONAL_PHONES,
+    "uk_nino": uk_nino,
+    "de_tax_id": de_tax_id,
+    "fr_nir": fr_nir,
+    "vat_id": vat_id,
+    "passport": passport,
+    "aws_secret": aws_secret,
 })

@@ -101,7 +101,7 @@ def pii_lines() -> list[str]:
     for i in range(12):
         s = fk.ssn()
         if i % 4 == 3:
-            add("us_ssn", f"«SSN: {s.replace('-', '')}» verified")
+            add("us_ssn", f"SSN: «{s.replace('-', '')}» verified")
         else:
             add("us_ssn", ssn_t[i % len(ssn_t)].format(s))
 
@@ -151,16 +151,64 @@ def pii_lines() -> list[str]:
         forms = [d.strftime("%Y-%m-%d"), d.strftime("%m/%d/%Y"), d.strftime("%d.%m.%Y"),
                  d.strftime("%B %d, %Y"), f"{d.day} {d.strftime('%B %Y')}", d.strftime("%b %d %Y"), d.strftime("%d/%m/%y")]
         f = forms[i % len(forms)]
-        t = ["Patient «DOB: {}» allergies: none", "«Date of birth: {}»", "I was «born on {}».",
-             "«D.O.B. {}»", "«Birthdate {}», place: Lyon", "member «born {}»", "Her «birthday is {}»"][i % 7]
+        t = ["Patient DOB: «{}» allergies: none", "Date of birth: «{}»", "I was born on «{}».",
+             "D.O.B. «{}»", "Birthdate «{}», place: Lyon", "member born «{}»", "Her birthday is «{}»"][i % 7]
         add("date_of_birth", t.format(f))
 
     for i in range(12):
         p = [fk.passport_number(), f"{R.randint(10, 99)}{rs(2, string.ascii_uppercase)}{R.randint(10000, 99999)}",
              "C" + rs(8, "0123456789CFGHJKLMNPRTVWXYZ"), f"{R.randint(100000000, 999999999)}"][i % 4]
-        t = ["«passport number {}»", "«Passport No. {}», issued 2019", "Traveller «passport: {}»",
-             "my «passport is {}»", "«PASSPORT # {}»", "«passport nr {}»"][i % 6]
+        t = ["passport number «{}»", "Passport No. «{}», issued 2019", "Traveller passport: «{}»",
+             "my passport is «{}»", "PASSPORT # «{}»", "passport nr «{}»"][i % 6]
         add("passport", t.format(p))
+    return out
+
+
+# ---------------------------------------------------------------------------- national ids
+def pii_id_lines() -> list[str]:
+    """UK NINO, German tax id, French NIR, EU VAT numbers: valid checksums (python-stdnum).
+
+    Its own random source, so the lines of ``pii_lines`` stay as they were."""
+    from stdnum.de import idnr
+    from stdnum.eu import vat
+    from stdnum.fr import nir
+
+    r = random.Random(20261203)
+    d = lambda k: "".join(r.choice(string.digits) for _ in range(k))  # noqa: E731
+    out: list[str] = []
+    for i in range(4):
+        p = r.choice(["AB", "CE", "JG", "PR", "WX", "SC"]) + d(6) + r.choice("ABCD")
+        t = ["National Insurance number: «{}»", "NI no. «{}» on the payslip", "NINO «{}»", "my NI number is «{}»"][i]
+        out.append("uk_nino\t" + t.format(p if i % 2 else f"{p[:2]} {p[2:4]} {p[4:6]} {p[6:8]} {p[8]}"))
+    for i in range(4):
+        while True:
+            body = str(r.randint(1, 9)) + d(9)
+            v = next((body + c for c in string.digits if idnr.is_valid(body + c)), None)
+            if v:
+                break
+        t = ["Steuer-ID: «{}»", "Steueridentifikationsnummer «{}»", "my tax id is «{}»", "IdNr. «{}»"][i]
+        out.append("de_tax_id\t" + t.format(v if i % 2 else f"{v[:2]} {v[2:5]} {v[5:8]} {v[8:]}"))
+    for i in range(4):
+        body = r.choice("12") + f"{r.randint(40, 99):02d}{r.randint(1, 12):02d}{r.randint(1, 95):02d}" + d(6)
+        v = body + nir.calc_check_digits(body)
+        t = ["numéro de sécurité sociale : «{}»", "NIR «{}»", "French social security number «{}»", "n° SS «{}»"][i]
+        out.append("fr_nir\t" + t.format(nir.format(v) if i % 2 else v))
+    for i in range(4):
+        cc = ["DE", "FR", "IT", "NL"][i]
+        while True:
+            if cc == "FR":
+                b = d(9)
+                v = next((cc + f"{k:02d}" + b for k in range(100) if vat.is_valid(cc + f"{k:02d}" + b)), None)
+            elif cc == "NL":
+                b = d(8)
+                v = next((cc + b + c + "B01" for c in string.digits if vat.is_valid(cc + b + c + "B01")), None)
+            else:
+                b = d(8 if cc == "DE" else 10)
+                v = next((cc + b + c for c in string.digits if vat.is_valid(cc + b + c)), None)
+            if v:
+                break
+        t = ["USt-IdNr.: «{}»", "TVA intracommunautaire «{}»", "Partita IVA «{}»", "btw-nummer «{}»"][i]
+        out.append("vat_id\t" + t.format(v))
     return out
 
 
@@ -199,8 +247,8 @@ def secrets_lines() -> list[str]:
     no_assign = [c for c in ctx if "=" not in c and ":" not in c]
     many("aws_access_key", lambda: R.choice(["AKIA", "ASIA"]) + rs(16, B32), 8, no_assign)
     add("aws_access_key", "export AWS_ACCESS_KEY_ID=«AKIA" + rs(16, B32) + "»")
-    for t in ["«aws_secret_access_key = {}»", "«AWS_SECRET_ACCESS_KEY={}»", "\"«SecretAccessKey\": \"{}\"»,",
-              "export «AWS_SECRET_ACCESS_KEY=\"{}\"»", "«secret_key: {}»", "«aws_secret_key='{}'»"]:
+    for t in ["aws_secret_access_key = «{}»", "AWS_SECRET_ACCESS_KEY=«{}»", "\"SecretAccessKey\": \"«{}»\",",
+              "export AWS_SECRET_ACCESS_KEY=\"«{}»\"", "secret_key: «{}»", "aws_secret_key='«{}»'"]:
         add("aws_secret_key", t.format(rs(40, B64)))
     many("gcp_api_key", lambda: "AIza" + rs(35, ALNUM + "-_"), 6, no_assign)
     for _ in range(4):
@@ -221,16 +269,16 @@ def secrets_lines() -> list[str]:
     add("private_key", "truncated paste: «-----BEGIN RSA PRIVATE KEY-----\\n" + rs(64, B64) + "\\n" + rs(64, B64) + "»")
     many("jwt", jwt, 6, ["Authorization: Bearer «{}»", "cookie session=«{}»; Path=/", "id_token «{}»"])
     gens = [
-        lambda: f"«password = \"{rs(16, ALNUM + '!@#$%^&*')}\"»",
-        lambda: f"«DB_PASSWORD={rs(20)}»",
-        lambda: f"«api_key: {rs(32, '0123456789abcdef')}»",
-        lambda: f"«client_secret='{rs(40, ALNUM + '_-')}'»",
-        lambda: f"\"«apiKey\": \"{rs(32)}\"»",
-        lambda: f"«SECRET_TOKEN={rs(48, B64)}»",
-        lambda: f"«auth_token => '{rs(24)}'»",
-        lambda: f"config.«private_key = \"{rs(44, B64)}\"»",
-        lambda: f"«passwd: {rs(18, ALNUM + '!#%')}»",
-        lambda: f"«access_token={rs(30)}»",
+        lambda: f"password = \"«{rs(16, ALNUM + '!@#$%^&*')}»\"",
+        lambda: f"DB_PASSWORD=«{rs(20)}»",
+        lambda: f"api_key: «{rs(32, '0123456789abcdef')}»",
+        lambda: f"client_secret='«{rs(40, ALNUM + '_-')}»'",
+        lambda: f"\"apiKey\": \"«{rs(32)}»\"",
+        lambda: f"SECRET_TOKEN=«{rs(48, B64)}»",
+        lambda: f"auth_token => '«{rs(24)}»'",
+        lambda: f"config.private_key = \"«{rs(44, B64)}»\"",
+        lambda: f"passwd: «{rs(18, ALNUM + '!#%')}»",
+        lambda: f"access_token=«{rs(30)}»",
     ]
     for i in range(20):
         add("generic_secret", gens[i % len(gens)]())
@@ -280,7 +328,8 @@ def jailbreak_obfuscated() -> None:
 
 def main() -> None:
     head = "# generated by make_positives.py: KIND<TAB>TEXT, the value marked «...», \\n = newline\n"
-    (HERE / "pii_positive.txt").write_text(head + "\n".join(pii_lines()) + "\n", encoding="utf-8")
+    (HERE / "pii_positive.txt").write_text(head + "\n".join(pii_lines() + pii_id_lines()) + "\n",
+                                           encoding="utf-8")
     (HERE / "secrets_positive.txt").write_text(head + "\n".join(secrets_lines()) + "\n", encoding="utf-8")
     jailbreak_obfuscated()
 
