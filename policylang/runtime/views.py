@@ -203,8 +203,8 @@ def decode_spaced_letters(text: str) -> list:
     ``" / "``, ``". ."``), and the punctuation it holds is kept, with a space where the gap
     had a wider space than the joining one (``"s ,   a"`` -> ``"s, a"``; ``"n ' t"`` ->
     ``"n't"``; ``"e - p"`` -> ``"e-p"``). A phrase is kept when it has a word of at least 4
-    letters (5 when joined by ``.``), or two words of at least 2 letters and 8 letters in
-    all, or is one word of the word list (``a l l``): "a b c" lists, "U.S.A.", initials
+    letters (5 when joined by ``.``), or two words of at least 3 letters, or is one word of
+    the word list (``a l l``; ``a s`` among plain words): "a b c" lists, "U.S.A.", initials
     ("J. R. R. Tolkien") and numbers ("1 2 3 4") are left alone.
     """
     out = []
@@ -245,9 +245,13 @@ def decode_spaced_letters(text: str) -> list:
             continue  # "J. R. R.", "a, b, c, d": initials and lists, not spaced-out words
         lens = [sum(1 for c in w if c.isalpha()) for w in words]
         longest = 5 if intra == "." else 4  # "U.S.A.F." is an abbreviation
-        if max(lens) < longest and (sum(1 for w in lens if w >= 2) < 2 or sum(lens) < 8) \
+        if intra == ".":  # "N.A.T.O.", "U.S.A.", "a.m.", "e.g.": abbreviations do not count
+            lens = [0 if n_ <= 2 or n_ <= 4 and "".join(w).isupper() else n_ for w, n_ in zip(words, lens)]
+        if max(lens) < longest and sum(1 for w in lens if w >= 3) < 2 \
                 and not (len(words) == 1 and "".join(words[0]).lower() in LEET_WORDS and lens[0] >= 2):
             continue  # "U.S.A. J.", "a b": one short word is not a phrase
+        if len(words) == 1 and lens[0] == 4 and not is_word("".join(words[0]).lower()):
+            continue  # "I c c a": four letters that are not a word
         if any(_TRIPLE_RE.search("".join(w).lower()) for w in words):
             continue  # "c c c a": no word has a letter three times in a row
         if all(_alphabet_run(w) for w in words):
@@ -365,8 +369,8 @@ def decode_punctuated(text: str) -> list:
 
     A phrase is a run of such tokens (single characters between them, "a", "I", ",", are
     kept as they are) that has a word of at least 4 letters (5 when it is dotted only), or
-    two of at least 3; dotted capitals (``U.S.A.``, ``N.A.T.O.``) and ``e.g.``, ``i.e.``,
-    ``a.m.`` do not count. Each token reads as its characters, each gap as one space.
+    two of at least 3; dotted capitals of up to 4 letters (``U.S.A.``, ``N.A.T.O.``) and
+    ``e.g.``, ``i.e.``, ``a.m.`` do not count. Each token reads as its characters, each gap as one space.
     """
     out = []
     cands = []
@@ -396,8 +400,8 @@ def decode_punctuated(text: str) -> list:
             tok = text[a:b]
             letters = sum(1 for c in w if c.isalpha())
             dotted = all(tok[x] == "." for x in range(1, len(tok), 2))
-            if dotted and (w.isupper() or letters <= 2):
-                continue  # "U.S.A.", "e.g.": abbreviations
+            if dotted and (letters <= 2 or letters <= 4 and w.isupper()):
+                continue  # "U.S.A.", "N.A.T.O.", "e.g.": abbreviations
             if letters >= (5 if dotted else 4):
                 ok = True
             if letters >= 3:
@@ -529,7 +533,8 @@ def decode_morse(text: str) -> list:
                 chars.append(" ")
                 cmap.append(t.span())
         s = "".join(chars).strip()
-        if letters >= MIN_CODE_UNITS and bad * 10 <= letters and sum(c.isalpha() for c in s) >= 3:
+        if letters >= MIN_CODE_UNITS and bad * 10 <= letters and sum(c.isalpha() for c in s) >= 3 \
+                and len({c for c in s if c.isalpha()}) >= 3:  # "... ... ...", "- - - -": not words
             lead = len(chars) - len("".join(chars).lstrip())
             chars, cmap = chars[lead:], cmap[lead:]
             while chars and chars[-1] == " ":
@@ -546,7 +551,9 @@ _NATO_TOKEN_RE = re.compile(f"\\b(?:{_NATO_ALT})\\b|[^A-Za-z]+", re.IGNORECASE)
 
 
 def decode_nato(text: str) -> list:
-    """NATO phonetic words (``India Golf November ...``); ``/``, ``|``, a newline or 2+ spaces break words."""
+    """NATO phonetic words (``India Golf November ...``); ``/``, ``|``, a newline or 2+ spaces break words.
+
+    Kept when the letters spell at least one word of three letters or more (:func:`is_word`)."""
     out = []
     for m in _NATO_RUN_RE.finditer(text):
         if len(out) >= MAX_RUNS:
@@ -561,6 +568,8 @@ def decode_nato(text: str) -> list:
             elif "/" in tok or "|" in tok or "\n" in tok or "  " in tok:
                 chars.append(" ")
                 cmap.append(t.span())
+        if not any(len(w) >= 3 and is_word(w) for w in "".join(chars).split()):
+            continue  # "x-ray x-ray echo India", "Echo Echo Echo Echo": no word
         out.append((m.start(), m.end(), "".join(chars), cmap))
     return out
 
@@ -714,7 +723,7 @@ following below help real world only self delete leak leaked override bypass dis
 # More words the attack patterns are written with (and common words holding an ``l`` or an
 # ``i``), for reading leetspeak's ambiguous ``1`` (``i`` or ``l``) as a word: hand-picked.
 LEET_WORDS = ENGLISH | frozenset("""
-ai ais article translate translation keylogger said join delight delights
+ai ais dan stan article translate translation keylogger said join delight delights
 able absolutely accordingly acting action activate active actual actually admin administrator
 alert align alignment allow allowed alone already alternate amoral anthropic anti apply applies
 applicable aside asking assistant attention authorized avoid beginning believe bill binary
