@@ -204,7 +204,8 @@ def build(targets, **options) -> Guard:
     infos, diags = load_modules(targets)
     _raise_for(diags)
     # word files: the policy's folder plus `word_roots`; `word_limits` a loader.WordLimits
-    result = check(infos, FileEnvironment(options.pop("word_roots", ()), options.pop("word_limits", None)))
+    result = check(infos, FileEnvironment(options.pop("word_roots", ()), options.pop("word_limits", None)),
+                   verify_pack_patterns=False)
     _raise_for(result.diagnostics)
     cache_dir = options.pop("cache_dir", None)
     plan = compile_plan(result.policy_set, cache_dir=cache_dir, trace_conditions=options.pop("trace_conditions", None))

@@ -147,10 +147,17 @@ def normalize_steps(infos: Iterable[ModuleInfo]) -> tuple[str, ...]:
     return tuple(s for s in STEPS if s in declared)
 
 
-def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_diagnostics: int = 1000) -> CheckResult:
-    """Run every pass; return the PolicySet when no pass reported an error."""
+def check(infos: Iterable[ModuleInfo], env: Environment | None = None, *, max_diagnostics: int = 1000,
+          verify_pack_patterns: bool = True) -> CheckResult:
+    """Run every pass; return the PolicySet when no pass reported an error.
+
+    ``verify_pack_patterns=False`` skips compiling the built-in packs' regexes one by one
+    (``load()`` does: the packs are shipped checked, and compiling the plan compiles them
+    all again and reports any failure at its pattern). ``policylang check`` verifies all.
+    """
     infos = tuple(infos)
     ctx = CheckContext(infos, Symbols.build(infos), env)
+    ctx.facts["verify_pack_patterns"] = verify_pack_patterns
     diags: list[Diagnostic] = []
     for name, run in _passes():
         try:

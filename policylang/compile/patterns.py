@@ -144,7 +144,7 @@ KIND_NAMES = ("som", "nosom", "single", "confirm", "tail")
 #: by regex and the pattern's width is unbounded
 DEFAULT_WINDOW = 4096
 
-_FORMAT = 1
+_FORMAT = 2  # 2: match widths in the header
 _MAGIC = b"PLHS\x01"
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _ASCII_WORD_CLASS = "[0-9A-Za-z_]"
@@ -709,24 +709,34 @@ def _cpu_tag() -> str:
     return _CPU_TAG
 
 
-def _plan_digest(specs: Sequence[PatternSpec]) -> str:
-    """Digest of what this code hands Hyperscan (so a change in the translation misses the cache)."""
-    h = hashlib.sha256()
-    for spec in specs:
+_CODE_DIGEST: str | None = None
+
+
+def _code_digest() -> str:
+    """Digest of this module's source: what it hands Hyperscan and the widths it stores.
+
+    A change in the translation, in the kinds or in the width analysis misses the cache
+    without anyone remembering to bump ``_FORMAT``.
+    """
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
         try:
-            expr, flags, ext = hs_expression(spec, _optimistic_kind(spec))
-        except Exception as exc:
-            expr, flags, ext = repr(exc).encode("utf-8", "replace"), -1, ()
-        h.update(expr + b"\x00" + repr((flags, ext, window_for(spec))).encode("ascii") + b"\x01")
-    return h.hexdigest()
+            with open(__file__, "rb") as fh:
+                _CODE_DIGEST = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:  # pragma: no cover - a zipped install
+            from importlib.metadata import version
+
+            _CODE_DIGEST = "policylang-" + version("policylang")
+    return _CODE_DIGEST
 
 
 def cache_key(specs: Sequence[PatternSpec], mode: int, digest: str | None = None) -> str:
     parts = [
         str(_FORMAT),
         digest or specs_digest(specs),
-        _plan_digest(specs),
+        _code_digest(),
         str(getattr(hs, "__version__", "?")),
+        str(getattr(regex, "__version__", "?")),
         str(mode),
         platform.machine(),
         _cpu_tag(),
@@ -788,12 +798,14 @@ def evict(directory: str, max_bytes: int | None = None, keep: str | None = None)
     return freed
 
 
-def pack(digest: str, mode: int, kinds: Sequence[int], warnings: Sequence[tuple[int, PatternProblem]], blob: bytes) -> bytes:
+def pack(digest: str, mode: int, kinds: Sequence[int], warnings: Sequence[tuple[int, PatternProblem]], blob: bytes,
+         widths: Sequence[int | None]) -> bytes:
     header = {
         "format": _FORMAT,
         "specs": digest,
         "mode": mode,
         "kinds": list(kinds),
+        "widths": list(widths),
         "warnings": [[i, p.code, p.message] for i, p in warnings],
         "blob_sha256": hashlib.sha256(blob).hexdigest(),
         "hyperscan": str(getattr(hs, "__version__", "?")),
@@ -802,7 +814,8 @@ def pack(digest: str, mode: int, kinds: Sequence[int], warnings: Sequence[tuple[
     return _MAGIC + struct.pack("<I", len(raw)) + raw + blob
 
 
-def unpack(data: bytes, digest: str, mode: int | None = None) -> tuple[int, list[int], list[tuple[int, PatternProblem]], bytes]:
+def unpack(data: bytes, digest: str, mode: int | None = None
+           ) -> tuple[int, list[int], list[tuple[int, PatternProblem]], bytes, tuple[int | None, ...]]:
     """Parse a packed database; raises ValueError on any mismatch or corruption."""
     if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
         raise ValueError("not a policylang pattern database")
@@ -824,7 +837,10 @@ def unpack(data: bytes, digest: str, mode: int | None = None) -> tuple[int, list
         raise ValueError("pattern database was built by another hyperscan version")
     kinds = [int(k) for k in header["kinds"]]
     warnings = [(int(i), PatternProblem(str(c), str(m))) for i, c, m in header["warnings"]]
-    return int(header["mode"]), kinds, warnings, blob
+    widths = tuple(None if w is None else int(w) for w in header["widths"])
+    if len(widths) != len(kinds):
+        raise ValueError("pattern database header is inconsistent")
+    return int(header["mode"]), kinds, warnings, blob, widths
 
 
 def load_blob(blob: bytes, mode: int) -> hs.Database:
@@ -833,7 +849,7 @@ def load_blob(blob: bytes, mode: int) -> hs.Database:
     return db
 
 
-def _read_cache(path: str, digest: str, mode: int, n: int) -> tuple[hs.Database | None, list[int], list[tuple[int, PatternProblem]]] | None:
+def _read_cache(path: str, digest: str, mode: int, n: int):
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -841,7 +857,7 @@ def _read_cache(path: str, digest: str, mode: int, n: int) -> tuple[hs.Database 
             os.utime(path)  # a hit is a use: eviction removes the least recently used first
         except OSError:
             pass
-        stored_mode, kinds, warnings, blob = unpack(data, digest)
+        stored_mode, kinds, warnings, blob, widths = unpack(data, digest)
         if len(kinds) != n:
             return None
         if stored_mode != mode and not (mode & hs.HS_MODE_STREAM and stored_mode & hs.HS_MODE_STREAM):
@@ -849,7 +865,7 @@ def _read_cache(path: str, digest: str, mode: int, n: int) -> tuple[hs.Database 
         db = load_blob(blob, stored_mode) if blob else None
         if db is None and any(k != TAIL for k in kinds):
             return None
-        return db, kinds, warnings
+        return db, kinds, warnings, widths
     except Exception:
         return None
 
@@ -874,24 +890,28 @@ def _write_cache(path: str, data: bytes) -> None:
         pass  # a cache that cannot be written is no cache, not an error
 
 
-def compile_database(
-    specs: Sequence[PatternSpec], mode: int, cache_dir: str | None
-) -> tuple[hs.Database | None, list[int], list[tuple[int, PatternProblem]], bool, str | None]:
-    """Database, kinds, warnings, from_cache, cache path; for block or stream ``mode``."""
+def compile_database(specs: Sequence[PatternSpec], mode: int, cache_dir: str | None, widths=None):
+    """``(db, kinds, warnings, widths, from_cache, cache path)`` for block or stream ``mode``.
+
+    ``widths`` (one :func:`_max_width` per spec) are stored with the database so that a
+    cache hit needs no regex parsing at all; computed here when not given.
+    """
     digest = specs_digest(specs)
     path = None
     if cache_dir is not None and specs:
         path = os.path.join(cache_dir, cache_key(specs, mode, digest) + ".hsdb")
         cached = _read_cache(path, digest, mode, len(specs))
         if cached is not None:
-            db, kinds, warnings = cached
-            return db, kinds, warnings, True, path
+            db, kinds, warnings, stored = cached
+            return db, kinds, warnings, stored, True, path
     db, kinds, warnings = plan_database(specs, mode)
+    if widths is None:
+        widths = tuple(_max_width(s) for s in specs)
     if path is not None:
         real_mode = stream_mode(kinds) if mode & hs.HS_MODE_STREAM else mode
         blob = hs.dumpb(db) if db is not None else b""
-        _write_cache(path, pack(digest, real_mode, kinds, warnings, blob))
-    return db, kinds, warnings, False, path
+        _write_cache(path, pack(digest, real_mode, kinds, warnings, blob, widths))
+    return db, kinds, warnings, tuple(widths), False, path
 
 
 def compile_patterns(
@@ -908,6 +928,18 @@ def compile_patterns(
 
     specs = tuple(specs)
     _validate_ids(specs)
+    directory = resolve_cache_dir(cache_dir)
+    if directory is not None and specs:
+        # a database in the cache was written only after these very specs (same digest,
+        # same regex and Hyperscan versions, same code) passed every check below: a warm
+        # load parses no regex at all
+        digest = specs_digest(specs)
+        path = os.path.join(directory, cache_key(specs, hs.HS_MODE_BLOCK, digest) + ".hsdb")
+        cached = _read_cache(path, digest, hs.HS_MODE_BLOCK, len(specs))
+        if cached is not None:
+            db, kinds, warnings, widths = cached
+            return CompiledPatterns._build(specs, db, kinds, warnings, widths=widths, from_cache=True,
+                                           cache_dir=directory, cache_path=path)
     errors: list[tuple[int, PatternProblem]] = []
     for spec in specs:
         errors.extend((spec.id, p) for p in _regex_problems(spec))
@@ -919,10 +951,9 @@ def compile_patterns(
         except PatternSetError as more:
             errors.extend(more.problems)
         raise PatternSetError(sorted(errors, key=lambda item: item[0]))
-    directory = resolve_cache_dir(cache_dir)
-    db, kinds, warnings, from_cache, path = compile_database(specs, hs.HS_MODE_BLOCK, directory)
+    db, kinds, warnings, widths, from_cache, path = compile_database(specs, hs.HS_MODE_BLOCK, directory)
     return CompiledPatterns._build(
-        specs, db, kinds, warnings, from_cache=from_cache, cache_dir=directory, cache_path=path
+        specs, db, kinds, warnings, widths=widths, from_cache=from_cache, cache_dir=directory, cache_path=path
     )
 
 

@@ -429,13 +429,14 @@ class CompiledPatterns:
         kinds: Sequence[int],
         warnings: Sequence[tuple[int, PatternProblem]],
         *,
+        widths: Sequence[int | None] | None = None,
         from_cache: bool = False,
         cache_dir: str | None = None,
         cache_path: str | None = None,
     ) -> "CompiledPatterns":
         self = object.__new__(cls)
         specs = tuple(specs)
-        widths = tuple(_max_width(s) for s in specs)
+        widths = tuple(_max_width(s) for s in specs) if widths is None else tuple(widths)
         kinds = tuple(kinds)
         init = {
             "specs": specs,
@@ -585,7 +586,8 @@ class CompiledPatterns:
             with self._stream_lock:
                 st = self._stream
                 if st is None:
-                    db, kinds, warnings, from_cache, _ = compile_database(self.specs, hs.HS_MODE_STREAM, self.cache_dir)
+                    db, kinds, warnings, _, from_cache, _ = compile_database(
+                        self.specs, hs.HS_MODE_STREAM, self.cache_dir, self.match_widths)
                     st = _StreamState(db, kinds, warnings, from_cache, self._windows, self.specs)
                     object.__setattr__(self, "_stream", st)
         return st
@@ -604,19 +606,19 @@ class CompiledPatterns:
     def dumps(self) -> bytes:
         """The block database and its plan as bytes, for :meth:`loads` in another process."""
         blob = hs.dumpb(self._db) if self._db is not None else b""
-        return pack(specs_digest(self.specs), hs.HS_MODE_BLOCK, self._kinds, self.problems, blob)
+        return pack(specs_digest(self.specs), hs.HS_MODE_BLOCK, self._kinds, self.problems, blob, self.match_widths)
 
     @classmethod
     def loads(cls, specs: Sequence[PatternSpec], blob: bytes) -> "CompiledPatterns":
         """Rebuild from :meth:`dumps` output; ``specs`` must be the same specs (ValueError if not)."""
         specs = tuple(specs)
-        mode, kinds, warnings, raw = unpack(bytes(blob), specs_digest(specs), hs.HS_MODE_BLOCK)
+        mode, kinds, warnings, raw, widths = unpack(bytes(blob), specs_digest(specs), hs.HS_MODE_BLOCK)
         if len(kinds) != len(specs):
             raise ValueError("pattern database does not fit these specs")
         db = load_blob(raw, mode) if raw else None
         if db is None and specs:
             raise ValueError("pattern database is empty")
-        return cls._build(specs, db, kinds, warnings)
+        return cls._build(specs, db, kinds, warnings, widths=widths)
 
     def __reduce__(self):
         return (_loads, (self.specs, self.dumps()))

@@ -9,7 +9,7 @@ from lark.exceptions import UnexpectedInput
 
 from policylang._source import SourceFile
 from policylang.diagnostics import Diagnostic, Severity
-from policylang.syntax import ast
+from policylang.syntax import ast, parse_cache
 from policylang.syntax.parser import lark_parser, parse_items
 from policylang.syntax.syntax_errors import syntax_diagnostic
 
@@ -96,6 +96,9 @@ def parse(source: SourceFile) -> ParseResult:
             "PL005", Severity.ERROR, "policy file has no declarations", source.span_at(0, 0),
             help="start with `policy NAME \"description\"` and add rules",
         ),))
+    cached = parse_cache.read(source)
+    if cached is not None:
+        return cached
     deep = _too_deep(source)
     if deep is not None:
         return ParseResult(None, (deep,))
@@ -108,4 +111,6 @@ def parse(source: SourceFile) -> ParseResult:
     if deep is not None:
         diags.append(deep)
         return ParseResult(None, tuple(diags))
-    return ParseResult(module, tuple(diags))
+    result = ParseResult(module, tuple(diags))
+    parse_cache.write(source, result)
+    return result

@@ -1,0 +1,185 @@
+"""Warm loads do no regex work: the pattern cache stores the match widths, large files'
+syntax trees are cached, and ``load()`` does not compile shipped packs' patterns one by one.
+Speed itself is measured in bench/bench_load.py; these tests pin the mechanisms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import policylang
+from policylang._source import SourceFile
+from policylang.compile import patterns
+from policylang.compile.patterns import PatternSpec, compile_patterns
+from policylang.syntax import parse, parse_cache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def S(i, expr, **kw):
+    return PatternSpec(id=i, expression=expr, **kw)
+
+
+SPECS = [S(0, r"\b\d{3}-\d{2}-\d{4}\b", spans=True), S(1, r"(?:ab|cd){2,5}x", spans=True),
+         S(2, r"\w+@\w+\.com", spans=True), S(3, "literal phrase", literal=True, spans=True)]
+
+
+def test_a_cache_hit_parses_no_regex(tmp_path, monkeypatch):
+    first = compile_patterns(SPECS, cache_dir=tmp_path)
+    assert not first.from_cache
+
+    def boom(*a, **k):
+        raise AssertionError("a warm load must not parse regexes")
+
+    monkeypatch.setattr(patterns, "_max_width", boom)
+    monkeypatch.setattr(patterns, "_regex_problems", boom)
+    import policylang.runtime.scan as scan
+
+    monkeypatch.setattr(scan, "_max_width", boom)
+    second = compile_patterns(SPECS, cache_dir=tmp_path)
+    assert second.from_cache
+    assert second.match_widths == first.match_widths and second.match_widths[0] == 11
+    text = "id 123-45-6789 abcdabx me@ex.com a literal phrase"
+    assert second.scan(text) == first.scan(text) and len(first.scan(text)) == 4
+
+
+def test_widths_travel_with_dumps(tmp_path):
+    cp = compile_patterns(SPECS, cache_dir=False)
+    back = type(cp).loads(SPECS, cp.dumps())
+    assert back.match_widths == cp.match_widths
+    assert back.scan("x 123-45-6789") == cp.scan("x 123-45-6789")
+
+
+def test_a_header_whose_widths_do_not_fit_is_rebuilt(tmp_path):
+    cp = compile_patterns(SPECS, cache_dir=tmp_path)
+    path = Path(cp.cache_path)
+    data = path.read_bytes()
+    bad = data.replace(b'"widths":[11,', b'"widths":[11,1,', 1)
+    assert bad != data
+    path.write_bytes(bad)  # header no longer matches its own checksum layout: rebuilt
+    again = compile_patterns(SPECS, cache_dir=tmp_path)
+    assert not again.from_cache and again.match_widths == cp.match_widths
+
+
+def test_the_key_follows_the_code_and_the_regex_engine(monkeypatch):
+    import regex
+
+    key = patterns.cache_key(SPECS, 0)
+    monkeypatch.setattr(patterns, "_CODE_DIGEST", "other code")
+    assert patterns.cache_key(SPECS, 0) != key
+    monkeypatch.setattr(patterns, "_CODE_DIGEST", None)
+    assert patterns.cache_key(SPECS, 0) == key
+    monkeypatch.setattr(regex, "__version__", "0.0-test")
+    assert patterns.cache_key(SPECS, 0) != key
+
+
+# ------------------------------------------------------------------- the syntax-tree cache
+BIG = ROOT / "policylang" / "packs" / "jailbreak.policy"
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("POLICYLANG_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("POLICYLANG_NO_PARSER_CACHE", raising=False)
+    return tmp_path
+
+
+def test_large_files_are_parsed_once(cache_home, monkeypatch):
+    src = SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8"))
+    fresh = parse(src)
+    assert fresh.ok and list((cache_home / "ast").glob("*.ast"))
+    import policylang.syntax as syntax
+
+    def boom(*a, **k):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(syntax, "parse_items", boom)
+    again = parse(SourceFile("<pack:jailbreak>", src.text))
+    assert again.module.items == fresh.module.items and again.diagnostics == fresh.diagnostics
+    # another name or one character more is another entry
+    with pytest.raises(AssertionError, match="parsed again"):
+        parse(SourceFile("other.policy", src.text))
+    with pytest.raises(AssertionError, match="parsed again"):
+        parse(SourceFile("<pack:jailbreak>", src.text + "\n"))
+
+
+def test_small_files_and_opt_out_are_not_cached(cache_home, monkeypatch):
+    parse(SourceFile("small.policy", 'policy p\npattern a = /a/\nrule r on input: when a refuse\n'))
+    assert not (cache_home / "ast").exists()
+    monkeypatch.setenv("POLICYLANG_NO_PARSER_CACHE", "1")
+    parse(SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8")))
+    assert not (cache_home / "ast").exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", b"policylang-ast-1\n\x80\x05junk"])
+def test_a_damaged_entry_is_parsed_again(cache_home, damage):
+    src = SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8"))
+    fresh = parse(src)
+    (entry,) = (cache_home / "ast").glob("*.ast")
+    entry.write_bytes(damage)
+    again = parse(src)
+    assert again.ok and again.module.items == fresh.module.items
+
+
+def test_the_entry_must_hold_the_same_text(cache_home):
+    src = SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8"))
+    parse(src)
+    (entry,) = (cache_home / "ast").glob("*.ast")
+    # an entry written for another text under this key (a collision, or tampering)
+    other = SourceFile("<pack:jailbreak>", src.text.replace("policy jailbreak", "policy jailbroken", 1))
+    import pickle
+
+    entry.write_bytes(parse_cache._FORMAT + b"\n" + pickle.dumps((other.name, other.text, parse(other))))
+    assert parse(src).module.policy.name.value == "jailbreak"
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefghij é😀\\\"\t", min_size=1, max_size=12), min_size=1, max_size=30))
+def test_cached_parse_equals_fresh_parse(tmp_path_factory, words):
+    import os
+
+    os.environ["POLICYLANG_CACHE_DIR"] = str(tmp_path_factory.mktemp("astc"))
+    try:
+        body = ", ".join('"' + w.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
+                         for w in words)
+        filler = "# " + "x" * parse_cache.MIN_CHARS + "\n"  # large enough to be cached
+        src = SourceFile("w.policy", f"{filler}policy w\nwords w = [{body}]\nrule r on input: when w refuse\n")
+        a = parse(src)
+        assert list((Path(os.environ["POLICYLANG_CACHE_DIR"]) / "ast").glob("*.ast"))
+        b = parse(SourceFile("w.policy", src.text))
+        assert a.module.items == b.module.items and a.diagnostics == b.diagnostics
+        assert [x.value for x in b.module.items[1].words] == words
+        assert b.module.items[1].span.start == len(filler) + len("policy w\n")
+    finally:
+        del os.environ["POLICYLANG_CACHE_DIR"]
+
+
+# ------------------------------------------------------------------- load() and the packs
+def test_load_does_not_verify_shipped_patterns_one_by_one(monkeypatch):
+    calls = []
+    real = patterns.check_pattern
+    monkeypatch.setattr(patterns, "check_pattern", lambda *a, **k: calls.append(a) or real(*a, **k))
+    policylang.load("secrets")
+    assert calls == []
+    # a user's own patterns are still checked, and a broken one is still a located error
+    with pytest.raises(policylang.PolicyError) as e:
+        policylang.loads('policy p\npattern a = /a{3,1}b/\nrule r on input: when a refuse\n', "p.policy")
+    assert "p.policy:2" in str(e.value) or any(d.span.line == 2 for d in e.value.diagnostics)
+
+
+def test_check_still_verifies_a_pack_given_by_name():
+    from policylang.check.checker import check
+    from policylang.loader import FileEnvironment, load_modules
+
+    infos, _ = load_modules(["secrets"])
+    calls = []
+    real = patterns.check_pattern
+    patterns.check_pattern = lambda *a, **k: calls.append(a) or real(*a, **k)
+    try:
+        check(infos, FileEnvironment((), None))
+    finally:
+        patterns.check_pattern = real
+    assert calls  # `policylang check secrets` compiles its non-trivial patterns
