@@ -358,17 +358,15 @@ _LEET_TABLE_NO_AT = {k: v for k, v in _LEET_TABLE.items() if k != ord("@")}
 # A token (run of word characters, @ and $) that contains both a letter and a leet character.
 _LEET_RE = re.compile(r"(?<![\w@$])(?=[\w@$]*?[01345789@$])(?=[\w@$]*?[^\W\d_])[\w@$]+")
 # A token of leet characters only ("411", "4", "70"): folded only next to a folded token.
-# A token that holds a leet character; it folds when it also holds a letter, and when it is
-# digits only ("411", "4", "70") on a line with such a token.
-_LEET_TOKEN_RE = re.compile(r"(?<![\w@$])[\w@$]*?[01345789@$][\w@$]*")
-_LETTER_RE = re.compile(r"[^\W\d_]")
-_NEWLINE_RE = re.compile("\n")
+# A token of digits only ("411", "4", "70"): it folds on a line with a mixed token.
+_LEET_PURE_RE = re.compile(r"(?<![\w@$])[0-9@$]*[01345789@$][0-9@$]*(?![\w@$])")
 _NUMBER_JOINERS = frozenset(".,:/-@")
 _LEET_CHAR_RE = re.compile(r"[01345789@$]")
 _TRAILING_DIGITS_RE = re.compile(r"[0-9]+$")
 _NUMBERED = frozenset(("base", "rot", "sha", "md", "utf", "ipv", "win"))  # names that end in a number
 _LEET_MAX_ONES = 4  # readings of "1" tried per token: 2 ** this many at most
 _LEET_MAX_WORD = 20  # longer tokens (ids, keys) are guessed, never looked up
+_WORDLIKE_RE = re.compile(r"[A-Za-z01345789@$][a-z01345789@$]*|[A-Z01345789@$]+")  # not "x2_a", "aB1c"
 _VOWELS = frozenset("aeiou")
 _L_BEFORE_VOWEL = frozenset("bfgkp")  # "ble", "fla", "gle", "kle", "ple"
 # after a vowel "1" is "l" ("a1l", "t01d"), except before these letters: "sa1d", "jo1n", "the1r"
@@ -417,7 +415,8 @@ def _read_ones(tok: str, out: str) -> str:
         if ell:
             guess[k] = "l"
     guessed = "".join(guess)
-    if len(ones) > _LEET_MAX_ONES or n > _LEET_MAX_WORD or _is_word(guessed.lower()):
+    if len(ones) > _LEET_MAX_ONES or n > _LEET_MAX_WORD or not _WORDLIKE_RE.fullmatch(tok) \
+            or _is_word(guessed.lower()):
         return guessed
     best, best_d = None, n + 1
     chars = list(out)
@@ -482,25 +481,25 @@ def _leet(text: str) -> str:
     first = _LEET_CHAR_RE.search(text).start()
     cut = max(text.rfind(" ", 0, first), text.rfind("\n", 0, first)) + 1
     tail = text[cut:] if cut else text
-    toks, mixed_lines = [], set()
-    lines = None
-    for m in _LEET_TOKEN_RE.finditer(tail):
-        tok = m.group()
-        if _LETTER_RE.search(tok) is not None:
-            toks.append((m.start(), m.end(), True))
-            if lines is None:
-                lines = [k.start() for k in _NEWLINE_RE.finditer(tail)]
-            mixed_lines.add(bisect_right(lines, m.start()))
-        elif not tok.strip("0123456789@$"):
-            toks.append((m.start(), m.end(), False))
-    if lines is None:
+    mixed = [m.span() for m in _LEET_RE.finditer(tail)]
+    if not mixed:
         return text
+    toks = [(a, b, True) for a, b in mixed]
     # a token of digits only folds on a line that holds a folded token ("411 th3 ru135")
-    fold = [t[2] or bisect_right(lines, t[0]) in mixed_lines and not _in_number(tail, t[0], t[1]) for t in toks]
-    pieces, pos = [], 0
-    for (a, b, _m), f in zip(toks, fold):
-        if not f:
+    line_end = -1
+    for a, _b in mixed:
+        if a < line_end:
             continue
+        ls = tail.rfind("\n", 0, a) + 1
+        line_end = tail.find("\n", a)
+        if line_end < 0:
+            line_end = len(tail)
+        for m in _LEET_PURE_RE.finditer(tail, ls, line_end):
+            if not _in_number(tail, m.start(), m.end()):
+                toks.append((m.start(), m.end(), False))
+    toks.sort()
+    pieces, pos = [], 0
+    for a, b, _m in toks:
         pieces.append(tail[pos:a])
         pieces.append(_fold_token(tail[a:b], tail, b))
         pos = b

@@ -477,6 +477,7 @@ def _split_words(word: str):
     return cuts
 
 
+@lru_cache(maxsize=8192)
 def is_word(w: str) -> bool:
     """Whether ``w`` (lower case) is a word of :data:`LEET_WORDS`, or one with a suffix
     (``-s``, ``-ed``, ``-ing``, ``-ly``, ...)."""
