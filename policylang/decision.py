@@ -1,13 +1,20 @@
-"""The Decision: what a check returns, and the audit record it serializes to."""
+"""The Decision: what a check returns, and the audit record it serializes to.
+
+One model family: :class:`DecisionFields` holds what a decision and a decision-log record
+share (action, stage, citations, redactions, scores, errors, models, policy_hash, timings);
+:class:`Decision` adds the resulting ``text``, and the log record
+(:class:`policylang.middleware.log.LogRecord`) adds the log-only fields. Their JSON Schemas
+ship in ``policylang/schemas/`` (``policylang schema`` writes them).
+"""
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Action = Literal["allow", "flag", "redact", "refuse"]
-Stage = Literal["input", "output", "context"]
+Stage = Literal["input", "output", "context", "tool_call", "tool_result"]
 
 # Precedence when several rules fire: refuse > redact > flag > allow.
 PRECEDENCE = {"allow": 0, "flag": 1, "redact": 2, "refuse": 3}
@@ -50,38 +57,53 @@ class Citation(BaseModel):
         return f"{self.file}:{self.line}"
 
 
-class Redaction(BaseModel):
-    """A span of the original text and what replaced it."""
+class RedactedSpan(BaseModel):
+    """A redacted span of the original text: where, what kind, which rule (not the replacement)."""
 
     model_config = ConfigDict(frozen=True)
 
     start: int
     end: int
     kind: str
-    replacement: str
     rule_id: str
     matcher: str
 
 
-class Decision(BaseModel):
+class Redaction(RedactedSpan):
+    """A span of the original text and what replaced it."""
+
+    replacement: str
+
+
+class DecisionFields(BaseModel):
+    """The fields a :class:`Decision` and a decision-log record share (same names, same types)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    stage: Stage
+    citations: list[Citation] = Field(default_factory=list)
+    redactions: list[RedactedSpan] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    models: dict[str, dict[str, str]] = Field(default_factory=dict)  # name -> {digest, provider}
+    policy_hash: str
+    timings: dict[str, float] = Field(default_factory=dict)  # microseconds per phase
+
+
+class Decision(DecisionFields):
     """The outcome of checking one text.
 
     ``text`` is what to pass on: the original text (allow, flag), the redacted text
     (redact) or the refusal message (refuse).
     """
 
-    model_config = ConfigDict(frozen=True)
-
-    action: Action
-    text: str
-    stage: Stage
-    citations: list[Citation] = Field(default_factory=list)
     redactions: list[Redaction] = Field(default_factory=list)
-    scores: dict[str, float] = Field(default_factory=dict)
-    errors: list[str] = Field(default_factory=list)
-    models: dict[str, dict[str, str]] = Field(default_factory=dict)  # name -> {digest, provider}
-    policy_hash: str
-    timings: dict[str, float] = Field(default_factory=dict)  # microseconds per phase
+    text: str
+    # stage tool_call: the (redacted) argument object; None when refused or for text stages
+    arguments: Any = None
+    # stage tool_call: the arguments to call the tool with (redacted); None when refused or not a tool call
+    arguments: Optional[dict] = None
 
     @property
     def allowed(self) -> bool:
