@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 from policylang._source import SourceFile
 from policylang.check.checker import CheckResult, check
 from policylang.compile.plan import Plan, compile_plan
+from policylang import observability as _obs
 from policylang.decision import Decision
 from policylang.diagnostics import Diagnostic
 from policylang.errors import PolicyCheckError, PolicySyntaxError
@@ -41,9 +42,14 @@ class Guard:
     def __init__(self, plan: Plan, *, explain: bool = False, hash_salt: bytes | str | None = None,
                  warnings: Sequence[Diagnostic] = (), batch_wait_ms: float = 1.0, max_batch: int = 32,
                  model_registry=None, regex_timeout_ms: float | None = DEFAULT_REGEX_TIMEOUT * 1000,
-                 max_text_chars: int | None = DEFAULT_MAX_TEXT_CHARS):
+                 max_text_chars: int | None = DEFAULT_MAX_TEXT_CHARS, log=None, log_text: bool = False):
         _check_limit("regex_timeout_ms", regex_timeout_ms)
         _check_limit("max_text_chars", max_text_chars, integer=True)
+        self._log = None  # a DecisionLog: every check() writes a record (policylang.observability)
+        if log is not None:
+            from policylang.middleware.log import as_log
+
+            self._log = as_log(log, log_text)
         self.plan = plan
         self.warnings = tuple(warnings)
         runner = None
@@ -93,15 +99,33 @@ class Guard:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def with_log(self, log, *, log_text: bool = False, mask=None) -> "Guard":
+        """This guard (same compiled plan, engine and models) writing every ``check()`` and
+        ``check_many()`` decision to ``log`` (a DecisionLog or anything it takes as a sink;
+        ``mask`` per kind, docs/middleware.md#decision-log). ``log=None``: a guard that logs nothing."""
+        import copy
+
+        from policylang.middleware.log import as_log
+
+        view = copy.copy(self)
+        view._log = as_log(log, log_text, mask)
+        return view
+
     # ------------------------------------------------------------------ checks
     def check(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
         """Check one text at ``stage`` (input, output or context)."""
-        return self._engine.evaluate(text, stage, context)
+        tr = _obs.tracer()  # None unless opentelemetry-api is installed and a provider is set
+        if tr is None and self._log is None:
+            d = self._engine.evaluate(text, stage, context)
+            if d.action == "refuse" or d.errors:
+                _obs.decision_event(d)  # logging.getLogger("policylang"): rule ids, never text
+            return d
+        return _obs.check(self, self._engine.evaluate, text, stage, context, tr)
 
     def check_many(self, texts: Sequence[str], stage: str = "input",
                    context: Mapping | Sequence[Mapping] | None = None) -> list[Decision]:
         """Check many texts; same decisions as ``check``, with model calls batched."""
-        return self._engine.evaluate_many(texts, stage, context)
+        return _obs.check_many(self, self._engine.evaluate_many, texts, stage, context, _obs.tracer())
 
     async def acheck(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
         """``check`` without blocking the event loop: the work runs in the loop's default executor.
@@ -225,6 +249,7 @@ def load(*targets: str | os.PathLike | Sequence, **options) -> Guard:
     (``batch_wait_ms=0`` turns it off); ``model_registry`` shares loaded models between guards.
     Fail-closed limits (a refusal whose ``errors`` say why, docs/api.md): ``regex_timeout_ms``
     (500) bounds the `regex` work per text, ``max_text_chars`` (4,000,000) the text length.
+    ``log`` (a path, file, logger or DecisionLog) writes a decision-log record per ``check()``.
     """
     flat: list = []
     for t in targets:
