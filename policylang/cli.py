@@ -155,6 +155,8 @@ register("fmt", "rewrite policy files in one canonical layout (comments kept)",
          _commands.configure_fmt, _commands.cmd_fmt)
 register("rule", "explain a diagnostic code (what, why, an example, the fix)",
          _commands.configure_rule, _commands.cmd_rule)
+register("schema", "print the JSON Schema of decisions and decision-log records",
+         _commands.configure_schema, _commands.cmd_schema)
 
 
 # ============================================================================ main

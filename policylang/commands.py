@@ -568,3 +568,31 @@ def cmd_fmt(args, out=None, err=None) -> int:
     if broken:
         return EXIT_USAGE
     return 1 if changed and (args.check or args.diff) else 0
+
+
+# ---------------------------------------------------------------------------- schema
+def configure_schema(p) -> None:
+    p.add_argument("which", nargs="?", choices=("decision", "log", "all"), default="all",
+                   help="decision (what check() returns), log (a decision-log record) or all (default: all)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+
+def cmd_schema(args, out=None, err=None) -> int:
+    """``policylang schema [decision|log|all] [-o FILE]``: the JSON Schema of decisions and log records."""
+    from policylang import schemas
+
+    out = out or sys.stdout
+    if args.which == "all":
+        schema = {name: schemas.generate(name) for name in schemas.NAMES}
+    else:
+        schema = schemas.generate(args.which)
+    text = schemas.dumps(schema)
+    if args.output and args.output != "-":
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    else:
+        out.write(text)
+    return EXIT_OK

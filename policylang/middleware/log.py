@@ -62,7 +62,7 @@ with warnings.catch_warnings():  # `location` is Citation's property; here a fie
     class LogCitation(Citation):
         """:class:`~policylang.decision.Citation` as logged: plus ``location`` (``file:line``)."""
 
-        location: str
+        location: str = Field(description="where the rule is written: `file:line`")
         evidence: list[LogEvidence] = Field(default_factory=list)
 
 
