@@ -9,7 +9,7 @@ ship in ``policylang/schemas/`` (``policylang schema`` writes them).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -100,9 +100,7 @@ class Decision(DecisionFields):
 
     redactions: list[Redaction] = Field(default_factory=list)
     text: str
-    # stage tool_call: the (redacted) argument object; None when refused or for text stages
-    arguments: Any = None
-    # stage tool_call: the arguments to call the tool with (redacted); None when refused or not a tool call
+    # stage tool_call: the (redacted) argument object to call the tool with; None when refused or for text stages
     arguments: Optional[dict] = None
 
     @property

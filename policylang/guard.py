@@ -127,6 +127,20 @@ class Guard:
         """Check many texts; same decisions as ``check``, with model calls batched."""
         return _obs.check_many(self, self._engine.evaluate_many, texts, stage, context, _obs.tracer())
 
+    def check_tool_call(self, name: str, arguments, context: Mapping | None = None) -> Decision:
+        """Check a tool call the model asked for (rules ``on tool_call``; docs/language.md, "Tool calls").
+
+        ``arguments``: a dict, or its JSON text. The decision's ``arguments`` are what to call
+        the tool with (redacted when a rule redacts); refused, ``text`` is the message the agent
+        gets as the tool's result and ``arguments`` is None. Arguments that are not a JSON
+        object, too deep or too large are refused with the reason in ``errors``.
+        """
+        return self._engine.evaluate_tool_call(name, arguments, context)
+
+    def check_tool_result(self, name: str, text: str, context: Mapping | None = None) -> Decision:
+        """Check a tool's result text (rules ``on tool_result``, which may read ``tool.name``)."""
+        return self._engine.evaluate_tool_result(name, text, context)
+
     async def acheck(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
         """``check`` without blocking the event loop: the work runs in the loop's default executor.
 

@@ -58,7 +58,7 @@ class Symbol:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """What a Ref means. ``kind``: matcher | group | classifier | topic | embedder | context | text."""
+    """What a Ref means. ``kind``: matcher | group | classifier | topic | embedder | context | text | tool."""
 
     kind: str
     symbol: Symbol | None = None
@@ -124,6 +124,8 @@ class Symbols:
             return self._definition(sym, rest)
         if head == "text":
             return Resolution("text", extra=rest)
+        if head == "tool":
+            return Resolution("tool", attr=rest)
         if head in info.uses or (info.namespace and head == info.namespace):
             if head not in self.namespaces:
                 return None
@@ -164,7 +166,7 @@ class Symbols:
                 continue
             names.append(pack)
             names.extend(f"{pack}.{s.local}" for s in self.in_namespace(pack) if not isinstance(s.node, ast.Principle))
-        return names + ["context", "text"]
+        return names + ["context", "text", "tool"]
 
 
 def refs_in(expr) -> list[ast.Ref]:

@@ -36,13 +36,15 @@ class ModelFailed(Exception):
 class Frame:
     """What a condition program reads: hits per matcher, model scores, request context."""
 
-    __slots__ = ("hits", "scores", "context", "text_len")
+    __slots__ = ("hits", "scores", "context", "text_len", "tool")
 
-    def __init__(self, hits: Mapping[int, list], scores: Mapping[int, Any], context: Mapping, text_len: int):
+    def __init__(self, hits: Mapping[int, list], scores: Mapping[int, Any], context: Mapping, text_len: int,
+                 tool: "ToolView | None" = None):
         self.hits = hits
         self.scores = scores  # model index -> np.ndarray of label scores | float | ModelFailed
         self.context = context
         self.text_len = text_len
+        self.tool = tool  # stages tool_call / tool_result: the call's name (and arguments)
 
     def score(self, model: int, label: int | None):
         value = self.scores.get(model)
@@ -56,6 +58,32 @@ class Frame:
 
 
 Program = Callable[[Frame], Any]
+
+
+class ToolView:
+    """What ``tool.name`` and ``tool.args.PATH`` read. ``leaves``: (path, start, end) of every
+    string argument in the scan text (the string values in order, joined by newlines)."""
+
+    __slots__ = ("name", "args", "leaves")
+
+    def __init__(self, name: str, args: Mapping | None = None, leaves: tuple = ()):
+        self.name = name
+        self.args = args
+        self.leaves = leaves
+
+    def arg(self, path: tuple[str, ...]):
+        v: Any = self.args
+        for p in path:
+            if not isinstance(v, Mapping):
+                return None
+            v = v.get(p)
+            if v is None:
+                return None
+        return v
+
+    def spans_under(self, path: tuple[str, ...]) -> list[tuple[int, int]]:
+        n = len(path)
+        return [(a, b) for p, a, b in self.leaves if p[:n] == path]
 
 
 @dataclass
@@ -162,6 +190,9 @@ class ConditionCompiler:
             right = self._value(node.right, ci, positive)
             if node.op in ("in", "not in"):
                 negate = node.op == "not in"
+                within = self._matcher_in_arg(node, ci, positive and not negate)
+                if within is not None:
+                    return (lambda f: not within(f)) if negate else within
 
                 def _in(f):
                     lv, rv = left(f), right(f)
@@ -231,8 +262,44 @@ class ConditionCompiler:
                 return lambda f: f.score(idx, label)
             if res.kind == "text":
                 return lambda f: f.text_len
+            if res.kind == "tool":
+                attr = res.attr
+                if attr == ("name",):
+                    return lambda f: f.tool.name if f.tool is not None else None
+                path = attr[1:]
+                return lambda f: f.tool.arg(path) if f.tool is not None else None
             return self._bool(node, ci, positive)
         return self._bool(node, ci, positive)
+
+    def _matcher_in_arg(self, node: ast.Compare, ci: CompileInfo, positive: bool) -> Program | None:
+        """``M in tool.args.PATH``: a hit of matcher (or pack) M inside a string under PATH."""
+        left, right = node.left, node.right
+        if not (isinstance(left, ast.Ref) and isinstance(right, ast.Ref)):
+            return None
+        rres = self.symbols.resolve(self.info, right.parts)
+        if rres is None or rres.kind != "tool" or rres.attr[:1] != ("args",):
+            return None
+        lres = self.symbols.resolve(self.info, left.parts)
+        if lres is None or lres.kind not in ("matcher", "group"):
+            return None
+        members = ((self.matcher_index(lres.symbol.qname),) if lres.kind == "matcher"
+                   else tuple(self.group_members(lres.pack)))
+        if positive:
+            ci.matchers.extend(members)
+        path = rres.attr[1:]
+
+        def _within(f):
+            if f.tool is None:
+                return False
+            spans = f.tool.spans_under(path)
+            if not spans:
+                return False
+            for m in members:
+                for a, b in f.hits.get(m, ()):
+                    if any(s <= a and b <= e for s, e in spans):
+                        return True
+            return False
+        return _within
 
     def _resolve(self, ref: ast.Ref) -> Resolution:
         res = self.symbols.resolve(self.info, ref.parts)

@@ -20,7 +20,7 @@ from policylang.diagnostics import Diagnostic, Severity
 from policylang.errors import PolicyCompileError
 from policylang.syntax import ast
 
-STAGES = ("input", "output", "context")
+STAGES = ("input", "output", "context", "tool_call", "tool_result")
 
 
 @dataclass(frozen=True)

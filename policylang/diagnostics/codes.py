@@ -79,6 +79,8 @@ _ALL = [
     Code("PL220", "option-belongs-to-embedder", E, "a head or topic on an embedder sets an option of the shared run"),
     Code("PL221", "head-input-invalid", E, "a head's model does not take one float [batch, dim] embedding input"),
     Code("PL222", "model-output-invalid", E, "a model's probe output is NaN, infinite, misshapen or out of range"),
+    Code("PL223", "tool-outside-tool-stage", E, "a rule reads `tool.` on a stage that has no tool call (or `tool.args` on tool_result)"),
+    Code("PL224", "tool-argument-type-conflict", E, "a tool argument is compared with a number in one place and a string in another"),
     # lint
     Code("PL301", "unused-definition", W, "a matcher, model or principle is defined but never used"),
     Code("PL302", "rule-without-citation", W, "a rule cites no principle"),

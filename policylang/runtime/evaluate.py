@@ -226,7 +226,7 @@ class Engine:
                 p += 1
         return out
 
-    def _phase1(self, text: str, stage: str, context: Mapping) -> _TextState:
+    def _phase1(self, text: str, stage: str, context: Mapping, tool=None) -> _TextState:
         t0 = time.perf_counter_ns()
         norm = self.normalizer(text)
         t1 = time.perf_counter_ns()
@@ -273,7 +273,9 @@ class Engine:
                 self._add_hit(hits, m, span)
             if late:
                 self._add_late_hits(hits, late, norm)
-        frame = Frame(hits, {}, context, len(text))
+            if tool is not None and tool.leaves:
+                _clip_to_leaves(hits, tool.leaves)
+        frame = Frame(hits, {}, context, len(text), tool)
         st = _TextState(text, norm, hits, frame, t0, t1 - t0, t2 - t1)
         plan = self.plan
         candidates = plan.ungated[stage]
@@ -355,7 +357,7 @@ class Engine:
             total = time.perf_counter_ns() - st.t0
             return fast_construct(Decision, dict(
                 action="allow", text=text, stage=stage, citations=[], redactions=[], scores={}, errors=[],
-                models={}, policy_hash=self.plan.digest,
+                models={}, policy_hash=self.plan.digest, arguments=None,
                 timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
             ))
         plan = self.plan
@@ -410,7 +412,7 @@ class Engine:
         total = time.perf_counter_ns() - st.t0
         return fast_construct(Decision, dict(
             action=action, text=out_text, stage=stage, citations=citations, redactions=redactions,
-            scores=scores, errors=list(st.errors), models=models_info, policy_hash=plan.digest,
+            scores=scores, errors=list(st.errors), models=models_info, policy_hash=plan.digest, arguments=None,
             timings={"normalize_us": st.t_norm / 1000, "scan_us": st.t_scan / 1000, "total_us": total / 1000},
         ))
 
@@ -463,20 +465,56 @@ class Engine:
         ))
 
     # ------------------------------------------------------------------ public
-    def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None) -> Decision:
+    def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None, tool=None) -> Decision:
         self._check_stage(stage)
+        if stage == "tool_call":
+            raise PolicyEvaluationError("stage `tool_call` checks a tool call: use check_tool_call(name, arguments)")
         self._check_text(text)
         if self.max_text_chars is not None and len(text) > self.max_text_chars:
             return self._failed(text, stage, self._too_large(text), time.perf_counter_ns())
         t0 = time.perf_counter_ns()
         try:
-            st = self._phase1(text, stage, context if context is not None else _EMPTY)
+            st = self._phase1(text, stage, context if context is not None else _EMPTY, tool)
             if st.needed:
                 self._run_models([st])
                 self._phase2(st)
             return self._decide(st, stage)
         except RegexTimeout as exc:
             return self._failed(text, stage, self._timeout_message(exc), t0)
+
+    # ------------------------------------------------------------------ tool calls
+    def evaluate_tool_call(self, name: str, arguments, context: Mapping | None = None) -> Decision:
+        """Check a tool call at stage ``tool_call``; the decision carries ``arguments``:
+        the (redacted) argument object, or None when the call is refused."""
+        from policylang.runtime import tools
+
+        if not isinstance(name, str):
+            raise PolicyEvaluationError(f"check_tool_call() needs the tool name as str, got {type(name).__name__}")
+        t0 = time.perf_counter_ns()
+        try:
+            text, view = tools.flatten(name, arguments, self.max_text_chars)
+        except tools.BadArguments as exc:
+            return self._failed("", "tool_call", f"{exc}; refused (fail closed)", t0)
+        try:
+            st = self._phase1(text, "tool_call", context if context is not None else _EMPTY, view)
+            if st.needed:
+                self._run_models([st])
+                self._phase2(st)
+            d = self._decide(st, "tool_call")
+        except RegexTimeout as exc:
+            return self._failed(text, "tool_call", self._timeout_message(exc), t0)
+        if d.action == "refuse":
+            return d
+        args = tools.rewrite(view.args, text, view.leaves, d.redactions) if d.action == "redact" else view.args
+        return fast_construct(Decision, {**d.__dict__, "arguments": args})
+
+    def evaluate_tool_result(self, name: str, text: str, context: Mapping | None = None) -> Decision:
+        """Check a tool's result text at stage ``tool_result`` (``tool.name`` is the tool's name)."""
+        from policylang.compile.conditions import ToolView
+
+        if not isinstance(name, str):
+            raise PolicyEvaluationError(f"check_tool_result() needs the tool name as str, got {type(name).__name__}")
+        return self.evaluate(text, "tool_result", context, tool=ToolView(name))
 
     # ------------------------------------------------------------------ fail-closed decisions
     def _too_large(self, text: str) -> str:
@@ -500,13 +538,15 @@ class Engine:
         total = time.perf_counter_ns() - t0
         return fast_construct(Decision, dict(
             action="refuse", text=DEFAULT_REFUSAL, stage=stage, citations=[], redactions=[], scores={},
-            errors=[message], models={}, policy_hash=self.plan.digest,
+            errors=[message], models={}, policy_hash=self.plan.digest, arguments=None,
             timings={"normalize_us": 0.0, "scan_us": 0.0, "total_us": total / 1000},
         ))
 
     def evaluate_many(self, texts: Sequence[str], stage: str = "input",
                       context: Mapping | Sequence[Mapping] | None = None) -> list[Decision]:
         self._check_stage(stage)
+        if stage == "tool_call":
+            raise PolicyEvaluationError("stage `tool_call` checks a tool call: use check_tool_call(name, arguments)")
         if isinstance(texts, str):
             raise PolicyEvaluationError("check_many() needs a sequence of str, got a single str")
         texts = list(texts)
@@ -561,6 +601,21 @@ _ON_ERROR_SAYS = {
     "flag": "flagged by `on_error flag`",
     "allow": "allowed by `on_error allow` (the rule did not fire)",
 }
+
+
+def _clip_to_leaves(hits: dict, leaves: tuple) -> None:
+    """Drop the hits that are not inside one leaf of a tool call's scan text."""
+    starts = [a for _, a, _ in leaves]
+    for m in list(hits):
+        kept = []
+        for a, b in hits[m]:
+            i = bisect_left(starts, a + 1) - 1
+            if i >= 0 and b <= leaves[i][2]:
+                kept.append((a, b))
+        if kept:
+            hits[m] = kept
+        else:
+            del hits[m]
 
 
 @contextlib.contextmanager

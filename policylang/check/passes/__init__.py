@@ -19,6 +19,7 @@ from policylang.check.passes import (
     reachability,
     redos,
     regexes,
+    tools,
     types,
     unused,
     wordcost,
@@ -33,6 +34,7 @@ PASSES = (
     ("redos", redos.run),              # PL215 (reads the hyperscan pass's fallback patterns)
     ("wordcost", wordcost.run),        # PL404, PL405
     ("types", types.run),              # PL108, PL203, PL204, PL208
+    ("tools", tools.run),              # PL223, PL224
     ("actions", actions.run),          # PL207, PL214
     ("models", models.run),            # PL212, PL213
     ("tests", policy_tests.run),       # PL106, PL211

@@ -14,7 +14,11 @@ bool          ``true``/``false`` and every comparison, ``and``, ``or``, ``not``
 list          ``[...]``, the right side of ``in``
 text          ``text``, only as the argument of ``len``
 any           ``context.ATTR``: whatever the caller passes
+argument      ``tool.args.PATH`` (stage ``tool_call``): a JSON value of the call; ``M in
+              tool.args.PATH`` asks whether matcher M hit inside it
 ============  =========================================================================
+
+``tool.name`` is a string.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from policylang.check.passes.names import did_you_mean
 from policylang.check.symbols import ModuleInfo
 from policylang.syntax import ast
 
-MATCHER, SCORE, TOPIC, NUMBER, STRING, BOOL, LIST, TEXT, ANY, UNKNOWN = (
-    "matcher", "score", "topic", "number", "string", "bool", "list", "text", "any", "unknown",
+MATCHER, SCORE, TOPIC, NUMBER, STRING, BOOL, LIST, TEXT, ANY, UNKNOWN, ARG = (
+    "matcher", "score", "topic", "number", "string", "bool", "list", "text", "any", "unknown", "argument",
 )
-CONDITIONS = {MATCHER, SCORE, TOPIC, BOOL, ANY, UNKNOWN}
-NUMERIC = {NUMBER, SCORE, TOPIC, ANY, UNKNOWN}
+CONDITIONS = {MATCHER, SCORE, TOPIC, BOOL, ANY, UNKNOWN, ARG}
+NUMERIC = {NUMBER, SCORE, TOPIC, ANY, UNKNOWN, ARG}
 SCORES = {SCORE, TOPIC}
 ARITY = {"count": 1, "len": 1}
 ORDER_OPS = {"<", "<=", ">", ">="}
@@ -152,6 +156,16 @@ class _Typer:
                          help="name the request-context attribute, e.g. `context.role`")
                 return UNKNOWN
             return ANY
+        if res.kind == "tool":
+            if res.attr == ("name",):
+                return STRING
+            if res.attr[:1] == ("args",):
+                return ARG
+            self.err("PL204", f"`{node.dotted}` is not a tool attribute", node.span,
+                     help="a rule on `tool_call` reads `tool.name` and `tool.args.PATH` "
+                          "(e.g. `tool.args.amount`); one on `tool_result` reads `tool.name`",
+                     label="not `tool.name` or `tool.args...`")
+            return UNKNOWN
         if res.kind == "text":
             if res.extra:
                 self.err("PL204", f"`{node.dotted}` is not a name: `text` has no parts", node.span,
@@ -231,11 +245,17 @@ class _Typer:
         lt, rt = self.infer(node.left), self.infer(node.right)
         op = node.op
         if op in ("in", "not in"):
+            if rt == ARG:  # a value in an argument (list or string), or a matcher's hit inside it
+                if lt not in (STRING, NUMBER, ANY, UNKNOWN, MATCHER, ARG):
+                    self.err("PL204", f"`{_show(node.left)}` cannot be looked up in a tool argument",
+                             node.left.span, help="write a string, a number, or a matcher: `pii.email in tool.args.to`",
+                             label=f"this is {_article(lt)}")
+                return BOOL
             if rt not in (LIST, ANY, UNKNOWN):
                 self.err("PL204", f"`{op}` needs a list on the right, not `{_show(node.right)}`", node.right.span,
                          help='write the choices as a list: `context.role in ["admin", "support"]`',
                          label=f"this is {_article(rt)}")
-            if lt not in (STRING, NUMBER, ANY, UNKNOWN):
+            if lt not in (STRING, NUMBER, ANY, UNKNOWN, ARG):
                 self.err("PL204", f"`{_show(node.left)}` cannot be looked up in a list", node.left.span,
                          help="`in` tests a string, number or context attribute against a list",
                          label=f"this is {_article(lt)}")
@@ -289,7 +309,7 @@ class _Typer:
 
 
 def _group(t: str):
-    if t in (ANY, UNKNOWN):
+    if t in (ANY, UNKNOWN, ARG):
         return None
     if t in (NUMBER, SCORE, TOPIC):
         return "number"
@@ -304,7 +324,7 @@ def _article(t: str) -> str:
     return {
         MATCHER: "a matcher (true or false)", SCORE: "a classifier score", TOPIC: "a topic score",
         NUMBER: "a number", STRING: "a string", BOOL: "true or false", LIST: "a list", TEXT: "the text",
-        ANY: "a context value", UNKNOWN: "unknown",
+        ANY: "a context value", UNKNOWN: "unknown", ARG: "a tool argument",
     }[t]
 
 

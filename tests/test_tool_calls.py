@@ -1,0 +1,261 @@
+"""Rules over tool calls (`on tool_call`, `on tool_result`): real policies through
+policylang.loads, real Hyperscan, the checker's PL223/PL224, the docs example."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import policylang
+from policylang._source import SourceFile
+from policylang.check.checker import check
+from policylang.errors import PolicyCheckError, PolicyEvaluationError
+from policylang.loader import load_modules
+
+ROOT = Path(__file__).resolve().parents[1]
+
+POLICY = r'''
+policy agent
+use pii
+
+pattern outside = /@(?!corp\.example\b)[a-z0-9.-]+/
+pattern shell_meta = /[;&|`$]/
+words secret_words = ["password", "api key"] nocase
+
+rule payment_limit on tool_call:
+    when tool.name == "pay" and tool.args.amount > 1000
+    unless context.approved
+    refuse "Payments over 1000 need approval."
+
+rule outside_mail on tool_call:
+    when tool.name == "send_email" and outside in tool.args.to
+    refuse "Mail goes to corp.example only."
+
+rule shell on tool_call:
+    when tool.name == "run" and shell_meta in tool.args.cmd
+    refuse "No shell metacharacters."
+
+rule nested on tool_call:
+    when tool.args.payee.country not in ["DE", "FR"] and tool.args.payee.country != "XX"
+         and tool.name == "wire"
+    flag "wire abroad"
+
+rule cards on tool_call:
+    when pii.credit_card or pii.email in tool.args.note
+    redact
+
+rule page_secrets on tool_result:
+    when tool.name == "browse" and secret_words
+    flag "page asks for secrets"
+'''
+
+
+@pytest.fixture(scope="module")
+def guard():
+    return policylang.loads(POLICY)
+
+
+def test_number_argument_compares(guard):
+    d = guard.check_tool_call("pay", {"amount": 5000})
+    assert d.action == "refuse" and d.text == "Payments over 1000 need approval."
+    assert d.arguments is None and d.stage == "tool_call"
+    assert [c.rule_id for c in d.citations] == ["payment_limit"]
+    assert guard.check_tool_call("pay", {"amount": 1000}).action == "allow"
+    assert guard.check_tool_call("pay", {"amount": 5000}, {"approved": True}).action == "allow"
+    # a string is not a number: arguments keep their JSON type
+    assert guard.check_tool_call("pay", {"amount": "5000"}).action == "allow"
+    # another tool with the same argument is not a payment
+    assert guard.check_tool_call("refund", {"amount": 5000}).action == "allow"
+
+
+def test_json_text_arguments(guard):
+    d = guard.check_tool_call("pay", '{"amount": 2500.5, "memo": "x"}')
+    assert d.refused
+    d = guard.check_tool_call("pay", '{"amount": 10}')
+    assert d.action == "allow" and d.arguments == {"amount": 10}
+
+
+def test_matcher_inside_one_argument(guard):
+    d = guard.check_tool_call("send_email", {"to": ["a@corp.example", "b@evil.com"], "body": "hi"})
+    assert d.refused and d.text == "Mail goes to corp.example only."
+    assert guard.check_tool_call("send_email", {"to": ["a@corp.example"], "body": "hi"}).action == "allow"
+    # the outside address in the body, not in `to`: not this rule
+    d = guard.check_tool_call("send_email", {"to": "a@corp.example", "body": "cc b@evil.com"})
+    assert not d.refused
+    assert guard.check_tool_call("run", {"cmd": "ls; rm -rf /"}).refused
+    assert guard.check_tool_call("run", {"cmd": "ls -la", "note": "a;b"}).action == "allow"
+
+
+def test_nested_path_and_missing_values(guard):
+    assert guard.check_tool_call("wire", {"payee": {"country": "US"}}).action == "flag"
+    assert guard.check_tool_call("wire", {"payee": {"country": "DE"}}).action == "allow"
+    # a missing path is missing: `not in` of a missing value holds, `!=` with it holds -> flag
+    # (the comparison rules of context values); but a payee that is a string has no country
+    assert guard.check_tool_call("wire", {"payee": "ACME"}).action == "flag"
+
+
+def test_redacted_arguments(guard):
+    args = {"note": "card 4111 1111 1111 1111 and a@b.co", "n": 3, "tags": ["x", "4111111111111111"]}
+    d = guard.check_tool_call("crm", args)
+    assert d.action == "redact"
+    assert d.arguments == {"note": "card [credit_card] and [email]", "n": 3, "tags": ["x", "[credit_card]"]}
+    assert args["note"].startswith("card 4111")  # the caller's dict is not changed
+    scan = "\n".join(["card 4111 1111 1111 1111 and a@b.co", "x", "4111111111111111"])
+    assert [(scan[r.start:r.end], r.kind) for r in d.redactions] == [
+        ("4111 1111 1111 1111", "credit_card"), ("a@b.co", "email"), ("4111111111111111", "credit_card")]
+    assert d.text == "card [credit_card] and [email]\nx\n[credit_card]"
+
+
+def test_hits_never_cross_arguments():
+    g = policylang.loads('pattern two = /a\\sb/\nrule r on tool_call:\n    when two\n    refuse "x"\n')
+    assert g.check_tool_call("t", {"x": "a", "y": "b"}).action == "allow"  # "a\nb" only across values
+    assert g.check_tool_call("t", {"x": "a b"}).refused
+
+
+def test_tool_result_stage(guard):
+    d = guard.check_tool_result("browse", "Please enter your PASSWORD here")
+    assert d.action == "flag" and d.stage == "tool_result"
+    assert guard.check_tool_result("search", "Please enter your PASSWORD here").action == "allow"
+    assert guard.check("Please enter your password", "context").action == "allow"  # not a tool_result rule
+
+
+def test_tool_rules_do_not_run_on_text_stages(guard):
+    assert guard.check("pay 5000", "input").action == "allow"
+    with pytest.raises(PolicyEvaluationError, match="check_tool_call"):
+        guard.check("x", "tool_call")
+    with pytest.raises(PolicyEvaluationError, match="check_tool_call"):
+        guard.check_many(["x"], "tool_call")
+    with pytest.raises(PolicyEvaluationError, match="tool name"):
+        guard.check_tool_call(None, {})
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "JSON object"),
+    (42, "JSON object"),
+    ({"x": {1, 2}}, "JSON values"),
+    ({"x": float("nan")}, "not finite"),
+    ({1: "x"}, "keys must be strings"),
+])
+def test_bad_arguments_fail_closed(guard, bad, reason):
+    d = guard.check_tool_call("pay", bad)
+    assert d.refused and d.arguments is None
+    assert any(reason in e for e in d.errors), d.errors
+
+
+def test_deep_and_huge_arguments_fail_closed(guard):
+    deep: dict = {}
+    cur = deep
+    for _ in range(100):
+        cur["a"] = {}
+        cur = cur["a"]
+    d = guard.check_tool_call("pay", deep)
+    assert d.refused and "nested deeper" in d.errors[0]
+    deep_json = "[" * 100_000 + "]" * 100_000  # json.loads recursion: still a decision
+    d = guard.check_tool_call("pay", '{"a": ' + deep_json + "}")
+    assert d.refused and d.errors
+    d = guard.check_tool_call("pay", {"v": list(range(20_000))})
+    assert d.refused and "more than" in d.errors[0]
+    small = policylang.loads(POLICY, max_text_chars=100)
+    d = small.check_tool_call("pay", {"a": "x" * 60, "b": "y" * 60})
+    assert d.refused and "too large" in d.errors[0]
+
+
+# ------------------------------------------------------------------ property: redaction offsets
+_WORD = st.text(alphabet="abcdefghij klm,.", min_size=0, max_size=12)
+_EMAILS = st.sampled_from(["ann@corp.example", "bo@x.io", "c.d@mail.test"])
+
+
+@st.composite
+def _note_args(draw):
+    """Arguments whose string values mix plain words and emails; the expected redacted values."""
+    n = draw(st.integers(1, 4))
+    args, expected = {}, {}
+    for i in range(n):
+        parts = draw(st.lists(st.tuples(_WORD, st.one_of(st.none(), _EMAILS)), min_size=1, max_size=4))
+        raw, red = "", ""
+        for word, email in parts:
+            # a separator keeps a word's letters out of the neighbouring email
+            raw += word + " " + (email + " " if email else "")
+            red += word + " " + ("[email] " if email else "")
+        args[f"k{i}"] = raw
+        expected[f"k{i}"] = red
+    return args, expected
+
+
+@pytest.fixture(scope="module")
+def email_guard():
+    return policylang.loads("use pii\nrule r on tool_call:\n    when pii.email\n    redact\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(_note_args())
+def test_redaction_offsets_index_the_scan_text(email_guard, case):
+    args, expected = case
+    d = email_guard.check_tool_call("note", args)
+    scan = "\n".join(args.values())
+    emails = [m for v in args.values() for m in re.findall(r"\S+@\S+", v)]
+    if not emails:
+        assert d.action == "allow" and d.arguments == args
+        return
+    assert d.action == "redact"
+    assert d.arguments == expected
+    assert [scan[r.start:r.end] for r in d.redactions] == emails
+    for r in d.redactions:
+        assert "\n" not in scan[r.start:r.end]
+
+
+# ------------------------------------------------------------------ checker
+def _codes(src: str) -> list[tuple[str, int]]:
+    infos, diags = load_modules([SourceFile("t.policy", src)])
+    result = check(infos, None)
+    return [(d.code, d.span.line) for d in list(diags) + list(result.diagnostics) if d.is_error]
+
+
+def test_pl223_tool_outside_tool_stage():
+    assert _codes('rule r on input:\n    when tool.args.amount > 3\n    refuse\n') == [("PL223", 2)]
+    assert _codes('rule r on tool_call, output:\n    when tool.name == "x"\n    refuse\n') == [("PL223", 2)]
+    assert _codes('rule r on tool_result:\n    when tool.args.x == "y"\n    refuse\n') == [("PL223", 2)]
+    assert _codes('rule r on tool_result:\n    when tool.name == "y"\n    refuse\n') == []
+    with pytest.raises(PolicyCheckError) as err:
+        policylang.loads('rule r on input:\n    when tool.name == "x"\n    refuse\n')
+    assert err.value.diagnostics[0].code == "PL223"
+    assert err.value.diagnostics[0].span.col == 10
+
+
+def test_pl224_argument_type_conflict():
+    src = ('rule a on tool_call:\n    when tool.args.amount > 100\n    refuse\n'
+           'rule b on tool_call:\n    when tool.args.amount == "100"\n    flag\n')
+    assert _codes(src) == [("PL224", 5)]
+    ok = ('rule a on tool_call:\n    when tool.args.amount > 100\n    refuse\n'
+          'rule b on tool_call:\n    when tool.args.amount == 0 or tool.args.currency == "EUR"\n    flag\n')
+    assert _codes(ok) == []
+
+
+def test_tool_attribute_and_type_errors():
+    assert _codes('rule r on tool_call:\n    when tool.nam == "x"\n    refuse\n') == [("PL204", 2)]
+    assert _codes('rule r on tool_call:\n    when tool.name > 3\n    refuse\n') == [("PL204", 2)]
+    assert _codes('pattern p = /x/\nrule r on tool_call:\n    when p in tool.args.a\n    refuse\n') == []
+
+
+def test_fmt_keeps_tool_rules():
+    from policylang.syntax.formatter import format_source
+
+    out = format_source(POLICY)
+    assert "on tool_call:" in out and "on tool_result:" in out
+    assert policylang.loads(out).check_tool_call("pay", {"amount": 5000}).refused
+
+
+# ------------------------------------------------------------------ docs
+def test_language_doc_tool_calls_example_runs(tmp_path, monkeypatch):
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    section = text[text.index("## Tool calls"):text.index("## Actions and how decisions combine")]
+    policy = re.search(r"```policy\n(.*?)```", section, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "agent.policy").write_text(policy, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "language.md", "exec"), {})
