@@ -115,8 +115,14 @@ def _bounding(spans_of: Callable[[str], Spans]) -> Validator:
 
 
 def _with_bounds(fn: Validator, spans_of: Callable[[str], Spans]) -> Validator:
-    """``fn`` with a ``bounds`` attribute: where the value is inside a match ``fn`` accepts."""
-    fn.bounds = _guarded(spans_of)  # type: ignore[attr-defined]
+    """``fn`` with a ``bounds`` attribute: where the value is inside a match ``fn`` accepts
+    (nothing for a match it rejects)."""
+    inner = _guarded(spans_of)
+
+    def bounds(value: str) -> Spans:
+        return inner(value) if fn(value) else ()
+
+    fn.bounds = bounds  # type: ignore[attr-defined]
     return fn
 
 
@@ -553,7 +559,8 @@ PHONE_REGIONS = ("US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU
                  "PL", "SE", "NO", "DK", "FI", "AU", "NZ", "IN", "BR", "MX", "JP")
 _NANP_RE = re.compile(r"[2-9]\d{2}[2-9]\d{6}")
 _DATE_SHAPE_RE = re.compile(r"\(?\d{1,4}\)?[./-]\d{1,2}[./-]\d{2,4}")
-_IBAN_GROUPS_RE = re.compile(r"\d{4}([ .-])\d{4}(?:\1\d{4})*(?:\1\d{1,3})?")
+_IBAN_GROUPS_RE = re.compile(r"\d{4}([ .-])\d{4}(?:\1\d{4})*(?:\1\d{1,3})?|\d{4}[ .-]\d{4}[ .-]\d{4}(?:\D.*)?")
+_FIRST_GROUP_RE = re.compile(r"\(?(\d+)")
 _PHONE_EXT_RE = re.compile(r"(?i)\s*(?:[x#]|ext\.?|extn\.?|extension|durchwahl|poste)\s*\.?\s*:?\s*\d{1,7}$")
 _INTL_RE = re.compile(
     r"\+[1-9]\d{0,2}[\d ()./-]{5,24}\d(?:\s*(?:[x#]|ext\.?|extn\.?|extension)\s*\.?\s*\d{1,7})?")
@@ -603,7 +610,13 @@ def _phone_ok(pn, raw: str, number, region: str) -> bool:
     if trunk == "0":  # GB, DE, FR, ...: national numbers are dialled with a leading 0
         if not head.startswith("0") or head.startswith("00"):
             return False
-        return digits >= 9 and (region != "FR" or digits == 10)
+        first = _FIRST_GROUP_RE.match(head)
+        if first is not None and len(first.group(1)) == 2 and (region != "FR" or digits != 10):
+            return False  # `0X` then groups: French digit pairs, nothing else (`07 44 109 002 41`)
+        if region == "FR":  # ten digits, in pairs or in one run
+            groups = re.findall(r"\d+", core)
+            return digits == 10 and (len(groups) == 1 or all(len(g) == 2 for g in groups))
+        return digits >= 9
     return digits >= 8
 
 
