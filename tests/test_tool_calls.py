@@ -259,3 +259,147 @@ def test_language_doc_tool_calls_example_runs(tmp_path, monkeypatch):
     (tmp_path / "agent.policy").write_text(policy, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "language.md", "exec"), {})
+
+
+# ------------------------------------------------------------------ the OpenAI adapter, in an agent loop
+def _make_server():
+    """A loopback OpenAI-compatible server: the model asks for the tool calls the test scripted
+    (``server.script``: a list of tool-call lists, one per request; [] answers with text)."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            srv = self.server
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            srv.requests.append(body)
+            calls = srv.script.pop(0) if srv.script else []
+            msg = {"role": "assistant", "content": None if calls else "done: " + json.dumps(
+                [m.get("content") for m in body["messages"] if m.get("role") == "tool"])}
+            if calls:
+                msg["tool_calls"] = [{"id": f"call_{i}", "type": "function",
+                                      "function": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
+            data = json.dumps({
+                "id": "chatcmpl-t", "object": "chat.completion", "created": int(time.time()), "model": "m",
+                "choices": [{"index": 0, "finish_reason": "tool_calls" if calls else "stop", "message": msg}],
+            }).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.requests, srv.script = [], []
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    return srv, t
+
+
+@pytest.fixture(scope="module")
+def agent_server():
+    srv, t = _make_server()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    t.join(timeout=5)
+
+
+def _client(srv, async_=False):
+    openai = pytest.importorskip("openai")
+    import httpx
+
+    url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    if async_:
+        return openai.AsyncOpenAI(api_key="k", base_url=url, max_retries=0, timeout=10,
+                                  http_client=httpx.AsyncClient(trust_env=False))
+    return openai.OpenAI(api_key="k", base_url=url, max_retries=0, timeout=10,
+                         http_client=httpx.Client(trust_env=False))
+
+
+def _agent_loop(client, tools_run: list, prompt: str, max_turns: int = 4):
+    """A minimal agent: call the model, run the tool calls it asks for, send the results back."""
+    messages = [{"role": "user", "content": prompt}]
+    for _ in range(max_turns):
+        resp = client.chat.completions.create(model="m", messages=messages)
+        msg = resp.choices[0].message
+        if not msg.tool_calls:
+            return resp
+        messages.append({"role": "assistant", "content": msg.content, "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in msg.tool_calls]})
+        for c in msg.tool_calls:
+            tools_run.append((c.function.name, json.loads(c.function.arguments)))
+            messages.append({"role": "tool", "tool_call_id": c.id, "content": "ok"})
+    raise AssertionError("the agent did not finish")
+
+
+def test_openai_agent_loop_refuses_and_redacts_tool_calls(agent_server, guard):
+    client = _client(agent_server)
+    try:
+        g = guard.openai(client)
+        ran: list = []
+        # the model asks for a payment over the limit and a note with a card in it
+        agent_server.script[:] = [[("pay", '{"amount": 5000}'),
+                                   ("crm", '{"note": "card 4111 1111 1111 1111"}')], []]
+        resp = _agent_loop(g, ran, "pay and note")
+        # the payment never ran; the note ran with the card redacted
+        assert ran == [("crm", {"note": "card [credit_card]"})]
+        # the refusal reached the agent as the assistant's content of that turn
+        second = agent_server.requests[-1]["messages"]
+        assistant = [m for m in second if m["role"] == "assistant"][0]
+        assert assistant["content"] == "Payments over 1000 need approval."
+        assert [c["function"]["name"] for c in assistant["tool_calls"]] == ["crm"]
+        assert resp.choices[0].message.content == 'done: ["ok"]'
+
+        # every call refused: no tool calls left, finish_reason content_filter
+        agent_server.script[:] = [[("pay", '{"amount": 9000}')]]
+        resp = g.chat.completions.create(model="m", messages=[{"role": "user", "content": "pay"}])
+        choice = resp.choices[0]
+        assert choice.message.tool_calls is None and choice.finish_reason == "content_filter"
+        assert choice.message.content == "Payments over 1000 need approval."
+
+        # arguments the model garbled: refused (fail closed), never passed on
+        agent_server.script[:] = [[("pay", '{"amount": 10')]]
+        resp = g.chat.completions.create(model="m", messages=[{"role": "user", "content": "pay"}])
+        assert resp.choices[0].message.tool_calls is None
+        assert resp.choices[0].finish_reason == "content_filter"
+
+        # allowed calls pass through unchanged
+        agent_server.script[:] = [[("pay", '{"amount": 10}')]]
+        resp = g.chat.completions.create(model="m", messages=[{"role": "user", "content": "pay"}])
+        assert resp.choices[0].message.tool_calls[0].function.arguments == '{"amount": 10}'
+
+        with pytest.raises(policylang.Refused):
+            agent_server.script[:] = [[("pay", '{"amount": 9000}')]]
+            guard.openai(client, on_refuse="raise").chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "pay"}])
+    finally:
+        client.close()
+
+
+def test_openai_async_client_checks_tool_calls(agent_server, guard):
+    import asyncio
+
+    async def main():
+        client = _client(agent_server, async_=True)
+        try:
+            agent_server.script[:] = [[("send_email", '{"to": ["x@evil.com"], "body": "hi"}'),
+                                       ("send_email", '{"to": ["y@corp.example"], "body": "hi"}')]]
+            resp = await guard.openai(client).chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "mail"}])
+            msg = resp.choices[0].message
+            assert [json.loads(c.function.arguments)["to"] for c in msg.tool_calls] == [["y@corp.example"]]
+            assert msg.content == "Mail goes to corp.example only."
+            assert resp.choices[0].finish_reason == "tool_calls"
+        finally:
+            await client.close()
+
+    asyncio.run(main())

@@ -26,13 +26,20 @@ API never sees it). Not guarded, and therefore not reachable through the guarded
 (``AttributeError``; use ``.unguarded``): legacy ``completions``, ``beta``,
 ``realtime``, ``with_raw_response``/``with_streaming_response``,
 ``chat.completions.parse``/``stream`` and every ``responses`` method but ``create`` and
-``delete``. Tool-call arguments in a Chat Completions *answer* are not checked (they are when
-the application sends them back as history; Responses ``function_call`` arguments are).
+``delete``. Tool calls in a Chat Completions *answer* (not streamed) go through
+``guard.check_tool_call`` (rules ``on tool_call``): a refused call is removed from
+``tool_calls`` and its refusal message becomes the message's content (``finish_reason``
+``content_filter`` when no call is left), so the agent sees the refusal instead of running
+the tool; redacted arguments are written back as JSON. Tool calls in a *streamed* answer
+are not checked as calls yet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
+import json
 import time
 import uuid
 from typing import Any, Mapping
@@ -154,7 +161,43 @@ class _CompletionsBase:
             return _RefusalStream(_refusal_chunk(d.text, model), self._owner._async)
         return _refusal_completion(d.text, model)
 
-    def _apply_output(self, resp, decisions: list[tuple[Any, str, Decision]], cl: CallLog):
+    def _tool_decisions(self, resp, ctx) -> list[tuple[Any, int, Any, Decision]]:
+        """(choice, index, call, decision) of every function tool call in the answer."""
+        out = []
+        for choice in getattr(resp, "choices", None) or ():
+            calls = getattr(getattr(choice, "message", None), "tool_calls", None) or ()
+            for j, call in enumerate(calls):
+                fn = getattr(call, "function", None)
+                if fn is None:  # not a function call (custom tools): left as the model sent it
+                    continue
+                out.append((choice, j, call, self._guard.check_tool_call(str(fn.name), fn.arguments, ctx)))
+        return out
+
+    @staticmethod
+    def _apply_tool_calls(decisions: list[tuple[Any, int, Any, Decision]], cl: CallLog) -> Decision | None:
+        """Remove refused calls (their message becomes the content), write redacted arguments back."""
+        refused = None
+        dropped: dict[int, tuple[Any, list]] = {}
+        for choice, j, call, d in decisions:
+            cl.add(d, call.function.arguments, f"choices[{choice.index}].message.tool_calls[{j}]")
+            if d.refused:
+                refused = refused or d
+                dropped.setdefault(id(choice), (choice, []))[1].append((call, d.text))
+            elif d.action == "redact" and d.arguments is not None:
+                call.function.arguments = json.dumps(d.arguments, ensure_ascii=False)
+        for choice, gone in dropped.values():
+            msg = choice.message
+            ids = {id(c) for c, _ in gone}
+            kept = [c for c in msg.tool_calls if id(c) not in ids]
+            notes = [t for _, t in gone]
+            msg.content = "\n".join(([msg.content] if msg.content else []) + notes)
+            msg.tool_calls = kept or None
+            if not kept:
+                choice.finish_reason = "content_filter"
+        return refused
+
+    def _apply_output(self, resp, decisions: list[tuple[Any, str, Decision]], cl: CallLog,
+                      tool_decisions: list[tuple[Any, int, Any, Decision]] = ()):
         refused = None
         for choice, text, d in decisions:
             cl.add(d, text, f"choices[{choice.index}]")
@@ -164,6 +207,8 @@ class _CompletionsBase:
                 choice.finish_reason = "content_filter"
             elif d.text != text:
                 choice.message.content = d.text
+        tool_refused = self._apply_tool_calls(tool_decisions, cl) if tool_decisions else None
+        refused = refused or tool_refused
         cl.finish("refused" if refused is not None else "allowed")
         if refused is not None and self._on_refuse != "message":
             return refusal_value(refused, self._on_refuse)
@@ -204,7 +249,8 @@ class _SyncCompletions(_CompletionsBase):
             return GuardedChatStream(self, resp, ctx, cl)
         texts = self._texts(resp)
         decisions = self._guard.check_many([t for _, t in texts], "output", ctx) if texts else []
-        return self._apply_output(resp, [(c, t, d) for (c, t), d in zip(texts, decisions)], cl)
+        pairs = [(c, t, d) for (c, t), d in zip(texts, decisions)]
+        return self._apply_output(resp, pairs, cl, self._tool_decisions(resp, ctx))
 
 
 class _AsyncCompletions(_CompletionsBase):
@@ -232,7 +278,10 @@ class _AsyncCompletions(_CompletionsBase):
             return AsyncGuardedChatStream(self, resp, ctx, cl)
         texts = self._texts(resp)
         decisions = await acheck_many(self._guard, [t for _, t in texts], "output", ctx) if texts else []
-        return self._apply_output(resp, [(c, t, d) for (c, t), d in zip(texts, decisions)], cl)
+        pairs = [(c, t, d) for (c, t), d in zip(texts, decisions)]
+        tool_decisions = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._tool_decisions, resp, ctx))
+        return self._apply_output(resp, pairs, cl, tool_decisions)
 
 
 # --------------------------------------------------------------------------- refusals
