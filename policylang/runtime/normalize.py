@@ -962,6 +962,10 @@ class _RunsMap:
         self.keep = keep
         self.main_len = main_len
 
+    def touched(self, a: int, b: int) -> bool:
+        """Whether view characters ``[a, b)`` hold a decoded run (not only unchanged text)."""
+        return any(p[4] is not None and p[0] < b and a < p[1] for p in self.pieces)
+
     def span(self, a: int, b: int) -> tuple[int, int]:
         """Main range of view characters ``[a, b)`` (``a < b``, view-local)."""
         pieces = self.pieces
@@ -1318,16 +1322,26 @@ class Normalizer:
                               ("url", _views.decode_url)):
                 if name in fired or (keep is not None and flags & _FLAG[_GATE_NAME_INV.get(name, name)]):
                     reps.extend(dec(base))
+            runs = None
             if reps or keep is not None:
                 view, rmap = _runs_view(base, reps, keep, n_main)
                 if view != main:
                     add(view, 0, n_main, _K_RUNS, rmap)
-            if "blob" in fired:
-                for a, b, decoded in _find_blobs(main, flags):
-                    decoded = _pre_text(decoded, flags)
-                    view = _leet(decoded) if leet else decoded
-                    for seg in (decoded, view) if view is not decoded else (decoded,):
-                        add(seg, a, b, _K_SPAN)
+                    runs = view, rmap
+            blobs = _find_blobs(main, flags) if "blob" in fired else []
+            if runs is not None and flags & (_B64 | _HEX | _B32):
+                # a blob spaced out or punctuated ("S W d u b 3 J l ..."): found in the
+                # decoded-runs view, mapped back through it
+                seen = {d for _a, _b, d in blobs}
+                view, rmap = runs
+                for a, b, decoded in _find_blobs(view, flags):
+                    if decoded not in seen and rmap.touched(a, b):
+                        blobs.append((*rmap.span(a, b), decoded))
+            for a, b, decoded in blobs:
+                decoded = _pre_text(decoded, flags)
+                view = _leet(decoded) if leet else decoded
+                for seg in (decoded, view) if view is not decoded else (decoded,):
+                    add(seg, a, b, _K_SPAN)
         if self._ogate is not None and not text.isascii():
             ofired = self._ogate(text)
             for name, dec in (("tags", _views.decode_tags),

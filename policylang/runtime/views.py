@@ -165,7 +165,7 @@ def orig_gates(names: tuple[str, ...]):
 _GAP_CHARS = frozenset(" !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2019")
 _ISOLATED_RE = re.compile(r"(?<![^\W_])[^\W_](?![^\W_])")
 _MAX_GAP = 12
-_TRIPLE_RE = re.compile(r"([a-z])\1\1")
+_TRIPLE_RE = re.compile(r"([A-Za-z])\1\1")
 _TRAILING_BREAK_RE = re.compile(r"(?: {2,7}| ?[/|] ?)(?=[^\W_])")
 _TRAILING_PUNCT_RE = re.compile(r"(?: [!\"#$%&')*+,\-./:;<=>?@\]^_`|}~\u2019])+(?=\s|$)")
 _SPACE_RUN_RE = re.compile(r"\s+")
@@ -202,8 +202,9 @@ def decode_spaced_letters(text: str) -> list:
     one-character separator too: ``i.g-n_o``); any other gap is a word break (``"   "``,
     ``" / "``, ``". ."``), and the punctuation it holds is kept, with a space where the gap
     had a wider space than the joining one (``"s ,   a"`` -> ``"s, a"``; ``"n ' t"`` ->
-    ``"n't"``; ``"e - p"`` -> ``"e-p"``). A phrase is kept when it has a word of at least 4
-    letters (5 when joined by ``.``), or two words of at least 3 letters, or is one word of
+    ``"n't"``; ``"e - p"`` -> ``"e-p"``). A phrase is kept when it has a word of at least 5
+    letters (6 when joined by ``.``) or a word of the list one letter shorter, or two words
+    of at least 3 letters, or is one word of
     the word list (``a l l``; ``a s`` among plain words): "a b c" lists, "U.S.A.", initials
     ("J. R. R. Tolkien") and numbers ("1 2 3 4") are left alone.
     """
@@ -245,14 +246,14 @@ def decode_spaced_letters(text: str) -> list:
             continue  # "J. R. R.", "a, b, c, d": initials and lists, not spaced-out words
         lens = [sum(1 for c in w if c.isalpha()) for w in words]
         longest = 5 if intra == "." else 4  # "U.S.A.F." is an abbreviation
-        if intra == ".":  # "N.A.T.O.", "U.S.A.", "a.m.", "e.g.": abbreviations do not count
+        if one_sep:  # "N.A.T.O.", "U.S.A.", "a.m.", "e.g.", "a|b": abbreviations do not count
             lens = [0 if n_ <= 2 or n_ <= 4 and "".join(w).isupper() else n_ for w, n_ in zip(words, lens)]
-        if max(lens) < longest and sum(1 for w in lens if w >= 3) < 2 \
+        # a long word: `longest` letters, one more unless it is a word ("I c c a" is not)
+        long_word = any(n_ > longest or n_ == longest and is_word("".join(w).lower()) for w, n_ in zip(words, lens))
+        if not long_word and sum(1 for w in lens if w >= 3) < 2 \
                 and not (len(words) == 1 and "".join(words[0]).lower() in LEET_WORDS and lens[0] >= 2):
             continue  # "U.S.A. J.", "a b": one short word is not a phrase
-        if len(words) == 1 and lens[0] == 4 and not is_word("".join(words[0]).lower()):
-            continue  # "I c c a": four letters that are not a word
-        if any(_TRIPLE_RE.search("".join(w).lower()) for w in words):
+        if any(_TRIPLE_RE.search("".join(w)) for w in words):
             continue  # "c c c a": no word has a letter three times in a row
         if all(_alphabet_run(w) for w in words):
             continue  # "a b c d e f", "x y z": a list of letters
