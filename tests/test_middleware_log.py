@@ -238,3 +238,16 @@ def test_masked_values_never_leak_and_spans_index_the_original(guard, local, pre
                     assert e["matched"] == log._masked(original, "hash")
                 else:
                     assert "matched" not in e
+
+
+def test_a_record_that_does_not_fit_the_schema_is_still_written_with_a_note(guard):
+    buf = io.StringIO()
+    log = DecisionLog(buf)
+    d = guard.check(PII)
+    rec = log.record(d, text=PII, outcome="allowed", extra={"stream": "not a dict"})
+    assert rec["stream"] == "not a dict" and rec["action"] == "redact"
+    assert any("does not match the schema" in e and "stream" in e for e in rec["errors"])
+    log.write(rec)
+    assert json.loads(buf.getvalue())["errors"] == rec["errors"]
+    with pytest.raises(Exception):
+        LogRecord.model_validate(rec | {"outcome": "maybe"})
