@@ -127,6 +127,13 @@ class Guard:
         """Check many texts; same decisions as ``check``, with model calls batched."""
         return _obs.check_many(self, self._engine.evaluate_many, texts, stage, context, _obs.tracer())
 
+    def conversation(self, context: Mapping | None = None):
+        """A :class:`policylang.runtime.conversation.Conversation`: ``conv.check(text, stage)``
+        per turn; rules ``over last N turns`` / ``over all turns`` see the earlier turns' hits."""
+        from policylang.runtime.conversation import Conversation
+
+        return Conversation(self._engine, context)
+
     def check_tool_call(self, name: str, arguments, context: Mapping | None = None) -> Decision:
         """Check a tool call the model asked for (rules ``on tool_call``; docs/language.md, "Tool calls").
 

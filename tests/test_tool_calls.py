@@ -253,7 +253,7 @@ def test_fmt_keeps_tool_rules():
 # ------------------------------------------------------------------ docs
 def test_language_doc_tool_calls_example_runs(tmp_path, monkeypatch):
     text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-    section = text[text.index("## Tool calls"):text.index("## Actions and how decisions combine")]
+    section = text[text.index("## Tool calls"):text.index("## Conversation scope")]
     policy = re.search(r"```policy\n(.*?)```", section, re.S).group(1)
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     (tmp_path / "agent.policy").write_text(policy, encoding="utf-8")
@@ -403,3 +403,87 @@ def test_openai_async_client_checks_tool_calls(agent_server, guard):
             await client.close()
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------ conversation scope (issue 12 item 2)
+SCOPED = r'''
+use pii
+words part = ["ignore", "previous", "instructions"] nocase wholeword
+rule split on input over last 3 turns:
+    when count(part) >= 3
+    refuse "split"
+rule harvest on input over all turns:
+    when count(pii.email) > 2
+    flag "many"
+rule plain on input:
+    when count(part) >= 3
+    flag "one turn"
+'''
+
+
+def test_conversation_last_n_turns():
+    g = policylang.loads(SCOPED)
+    conv = g.conversation()
+    assert [conv.check(t).action for t in ["please ignore", "the previous", "instructions"]] == \
+        ["allow", "allow", "refuse"]
+    d = conv.check("hello")  # "previous" and "instructions" are still in the last 3 turns: 2 hits
+    assert d.action == "allow"
+    # the window slides: a hit 3 turns back is out of scope
+    conv = g.conversation()
+    for t in ["ignore", "x", "y", "previous instructions"]:
+        d = conv.check(t)
+    assert d.action == "allow"
+    # the output stage has its own turns; a refused turn still counts
+    conv = g.conversation()
+    conv.check("ignore", "output")
+    conv.check("previous", "input")
+    assert conv.check("instructions", "input").action == "allow"  # the output turn is not an input turn
+    assert conv.check("ignore", "input").refused  # 3 input turns: previous, instructions, ignore
+    # evidence is the current turn's spans
+    d = g.conversation().check("ignore previous instructions")
+    assert d.refused
+    split = [c for c in d.citations if c.rule_id == "split"][0]
+    assert [(e.start, e.end) for e in split.evidence] == [(0, 6), (7, 15), (16, 28)]
+
+
+def test_conversation_all_turns_and_reset():
+    g = policylang.loads(SCOPED)
+    conv = g.conversation()
+    actions = [conv.check(t).action for t in ["a@x.io", "hi", "b@x.io", "hi", "hi", "c@x.io"]]
+    assert actions == ["allow"] * 5 + ["flag"]
+    conv.reset()
+    assert conv.check("d@x.io").action == "allow" and conv.turns == 1
+    # plain checks are one-turn conversations
+    assert g.check("c@x.io").action == "allow"
+    assert g.check("ignore previous instructions").refused
+
+
+def test_conversation_keeps_only_turns_in_scope():
+    g = policylang.loads('words w = ["x"]\nrule r on input over last 3 turns:\n    when count(w) >= 3\n    refuse\n')
+    conv = g.conversation()
+    for _ in range(50):
+        conv.check("x")
+    assert len(conv._history["input"]) == 2
+
+
+def test_pl225_turn_scope_invalid():
+    assert _codes('words w = ["x"]\nrule r on input over last 1 turns:\n    when w\n    refuse\n') == [("PL225", 2)]
+    assert _codes('words w = ["x"]\nrule r on tool_call over all turns:\n    when w\n    refuse\n') == [("PL225", 2)]
+    assert _codes('words w = ["x"]\nrule r on input, output over last 5 turns:\n    when w\n    refuse\n') == []
+
+
+def test_fmt_keeps_turn_scopes():
+    from policylang.syntax.formatter import format_source
+
+    out = format_source(SCOPED)
+    assert "rule split on input over last 3 turns:" in out and "on input over all turns:" in out
+
+
+def test_language_doc_conversation_example_runs(tmp_path, monkeypatch):
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    section = text[text.index("## Conversation scope"):text.index("## Actions and how decisions combine")]
+    policy = re.search(r"```policy\n(.*?)```", section, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "chat.policy").write_text(policy, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "language.md", "exec"), {})

@@ -83,6 +83,7 @@ class CompiledRule:
     shadow: bool
     message: str | None
     gate: frozenset[int] | None = None  # the rule can only fire when one of these matchers hit
+    turns: int = 1  # turns of the stage the condition sees: 1 the current text, k the last k, 0 all
 
 
 @dataclass
@@ -98,6 +99,8 @@ class Plan:
     # per stage: rules that must always be evaluated, and gated rules by matcher index
     ungated: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     gated_by: dict[str, dict[int, tuple[CompiledRule, ...]]] = field(default_factory=dict)
+    # per stage: rules whose condition sees several turns (`over last N turns`); never gated
+    scoped: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     # (model index, label, span of the reference, rule id): checked once the model's labels are known
     label_refs: tuple[tuple[int, str, Span, str], ...] = ()
     # token classifiers: model index -> {entity read by a rule: matcher entry holding its spans}
@@ -286,6 +289,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
             shadow=bool(mode and mode.args and mode.args[0] == "shadow"),
             message=act.message.value if act.message is not None else None,
             gate=_gate(r.node.when, r.info, syms, index_of, group_members),
+            turns=1 if r.node.scope is None else (r.node.scope.turns if r.node.scope.turns is not None else 0),
         ))
     label_refs = []
     for r in policy_set.rules:
@@ -300,6 +304,8 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
                 normalize=policy_set.normalize, label_refs=tuple(label_refs), entity_matchers=entity_matchers)
     plan.by_stage = {s: tuple(r for r in rules if s in r.stages) for s in STAGES}
     for stage, stage_rules in plan.by_stage.items():
+        plan.scoped[stage] = tuple(r for r in stage_rules if r.turns != 1)
+        stage_rules = tuple(r for r in stage_rules if r.turns == 1)
         plan.ungated[stage] = tuple(r for r in stage_rules if r.gate is None)
         index: dict[int, list[CompiledRule]] = {}
         for r in stage_rules:

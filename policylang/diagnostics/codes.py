@@ -81,6 +81,7 @@ _ALL = [
     Code("PL222", "model-output-invalid", E, "a model's probe output is NaN, infinite, misshapen or out of range"),
     Code("PL223", "tool-outside-tool-stage", E, "a rule reads `tool.` on a stage that has no tool call (or `tool.args` on tool_result)"),
     Code("PL224", "tool-argument-type-conflict", E, "a tool argument is compared with a number in one place and a string in another"),
+    Code("PL225", "turn-scope-invalid", E, "a rule's `over ... turns` scope sees no earlier turn, or is on a tool stage"),
     # lint
     Code("PL301", "unused-definition", W, "a matcher, model or principle is defined but never used"),
     Code("PL302", "rule-without-citation", W, "a rule cites no principle"),

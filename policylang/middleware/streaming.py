@@ -173,6 +173,7 @@ def _sub_plan(plan: Plan, stage: str, rules) -> Plan:
     sub.ungated = {s: () for s in STAGES}
     sub.ungated[stage] = tuple(r for r in rules if r.gate is None)
     sub.gated_by = {s: {} for s in STAGES}
+    sub.scoped = {s: () for s in STAGES}  # a stream is one text: `over ... turns` rules see just it
     index: dict[int, list] = {}
     for r in rules:
         for m in r.gate or ():

@@ -38,7 +38,7 @@ class _TextState:
     """Per-text working state between the two phases."""
 
     __slots__ = ("text", "norm", "hits", "frame", "fired", "needed", "t_norm", "t_scan", "t0", "errors",
-                 "topic_examples", "span_scores")
+                 "topic_examples", "span_scores", "frames")
 
     def __init__(self, text, norm, hits, frame, t0, t_norm, t_scan):
         self.text = text
@@ -54,6 +54,7 @@ class _TextState:
         self.errors: list[str] = []
         self.topic_examples: dict[int, str] = {}
         self.span_scores: dict[tuple[int, int, int], float] = {}  # (matcher, start, end) -> entity score
+        self.frames: dict[int, Frame] = {}  # rule order -> the frame of a rule `over ... turns`
 
 
 class Engine:
@@ -226,7 +227,7 @@ class Engine:
                 p += 1
         return out
 
-    def _phase1(self, text: str, stage: str, context: Mapping, tool=None) -> _TextState:
+    def _phase1(self, text: str, stage: str, context: Mapping, tool=None, history=None) -> _TextState:
         t0 = time.perf_counter_ns()
         norm = self.normalizer(text)
         t1 = time.perf_counter_ns()
@@ -287,11 +288,19 @@ class Engine:
                     extra[r.order] = r
             if extra:
                 candidates = sorted((*candidates, *extra.values()), key=lambda r: r.order)
+        scoped = plan.scoped.get(stage)
+        if scoped:
+            candidates = sorted((*candidates, *scoped), key=lambda r: r.order)
+            for rule in scoped:
+                # the condition sees this turn's hits and those of the earlier turns in scope
+                st.frames[rule.order] = Frame(_turn_hits(hits, history, rule.turns), frame.scores, context,
+                                              len(text), tool)
         needed = []
+        frames = st.frames
         for rule in candidates:
             if rule.models:
                 needed.append(rule)
-            elif rule.condition(frame):
+            elif rule.condition(frames.get(rule.order, frame) if frames else frame):
                 st.fired.append((rule, None, rule.action.kind))
         if needed and not self.explain and any(
             act == "refuse" and not r.shadow for r, _, act in st.fired
@@ -337,7 +346,7 @@ class Engine:
     def _phase2(self, st: _TextState) -> None:
         for rule in st.needed:
             try:
-                if rule.condition(st.frame):
+                if rule.condition(st.frames.get(rule.order, st.frame)):
                     st.fired.append((rule, None, rule.action.kind))
             except ModelFailed as fail:
                 entry = self.plan.models[fail.model]
@@ -465,6 +474,26 @@ class Engine:
         ))
 
     # ------------------------------------------------------------------ public
+    def evaluate_turn(self, text: str, stage: str, context: Mapping | None, history) -> tuple[Decision, dict]:
+        """``evaluate`` as one turn of a conversation: rules ``over ... turns`` also see
+        ``history`` (the earlier turns' hits of the stage, oldest first). Returns the
+        decision and this turn's hits (matcher index -> spans), for the next turns."""
+        self._check_stage(stage)
+        self._check_text(text)
+        if stage == "tool_call":
+            raise PolicyEvaluationError("stage `tool_call` checks a tool call: use check_tool_call(name, arguments)")
+        if self.max_text_chars is not None and len(text) > self.max_text_chars:
+            return self._failed(text, stage, self._too_large(text), time.perf_counter_ns()), {}
+        t0 = time.perf_counter_ns()
+        try:
+            st = self._phase1(text, stage, context if context is not None else _EMPTY, None, history)
+            if st.needed:
+                self._run_models([st])
+                self._phase2(st)
+            return self._decide(st, stage), {m: list(v) for m, v in st.hits.items()}
+        except RegexTimeout as exc:
+            return self._failed(text, stage, self._timeout_message(exc), t0), {}
+
     def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None, tool=None) -> Decision:
         self._check_stage(stage)
         if stage == "tool_call":
@@ -601,6 +630,23 @@ _ON_ERROR_SAYS = {
     "flag": "flagged by `on_error flag`",
     "allow": "allowed by `on_error allow` (the rule did not fire)",
 }
+
+
+def _turn_hits(hits: dict, history, turns: int) -> dict:
+    """This turn's hits plus those of the earlier turns a rule sees (``turns``: k, or 0 for all).
+
+    ``history``: the earlier turns' hits of the stage, oldest first (None: no conversation).
+    Spans of earlier turns index their own texts; conditions only count and test them."""
+    if not history:
+        return hits
+    earlier = history if turns == 0 else history[max(0, len(history) - (turns - 1)):] if turns > 1 else ()
+    if not earlier:
+        return hits
+    merged: dict = {}
+    for h in (*earlier, hits):
+        for m, spans in h.items():
+            merged.setdefault(m, []).extend(spans)
+    return merged
 
 
 def _clip_to_leaves(hits: dict, leaves: tuple) -> None:

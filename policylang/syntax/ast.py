@@ -256,6 +256,14 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnScope:
+    """``over last N turns`` (``turns`` = N) or ``over all turns`` (``turns`` = None)."""
+
+    turns: int | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     name: Name
     stages: tuple[str, ...]
@@ -265,6 +273,7 @@ class Rule:
     citation: Citation | None
     annotations: tuple[Annotation, ...]
     span: Span
+    scope: TurnScope | None = None  # None: the current text only
 
     def annotation(self, name: str) -> Annotation | None:
         for a in self.annotations:

@@ -365,9 +365,11 @@ class ToAst(Transformer):
     def rule_decl(self, children):
         name = next(c for c in children if isinstance(c, ast.Name))
         stages = tuple(p.value for p in self._parts(children, "stage"))
-        when = unless = action = citation = None
+        when = unless = action = citation = scope = None
         for c in children:
-            if isinstance(c, _Part):
+            if isinstance(c, ast.TurnScope):
+                scope = c
+            elif isinstance(c, _Part):
                 if c.kind == "unless":
                     unless = fix_expr_literals(c.value)
             elif isinstance(c, ast.Action):
@@ -377,7 +379,13 @@ class ToAst(Transformer):
             elif isinstance(c, _EXPR) and c is not name and when is None:
                 when = fix_expr_literals(c)
         return ast.Rule(name, stages, when, unless, action, citation, self._annotations(children),
-                        self._span(children))
+                        self._span(children), scope)
+
+    def scope_last(self, children):
+        return ast.TurnScope(int(next(c for c in children if _is_tok(c, "INT"))), self._span(children))
+
+    def scope_all(self, children):
+        return ast.TurnScope(None, self._span(children))
 
     def stage(self, children):
         tok = children[0]

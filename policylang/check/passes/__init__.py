@@ -19,6 +19,7 @@ from policylang.check.passes import (
     reachability,
     redos,
     regexes,
+    scope,
     tools,
     types,
     unused,
@@ -35,6 +36,7 @@ PASSES = (
     ("wordcost", wordcost.run),        # PL404, PL405
     ("types", types.run),              # PL108, PL203, PL204, PL208
     ("tools", tools.run),              # PL223, PL224
+    ("scope", scope.run),              # PL225
     ("actions", actions.run),          # PL207, PL214
     ("models", models.run),            # PL212, PL213
     ("tests", policy_tests.run),       # PL106, PL211
