@@ -21,8 +21,10 @@ Steps always apply in this order, whatever order a policy names them in::
   left alone rather than becoming "3"); combining marks are never folded.
   Data: ``data/confusables_ascii.txt`` (Unicode 13.0.0, Unicode License),
   loaded on first use.
-- ``leetspeak``: 0->o 1->i 3->e 4->a 5->s 7->t @->a $->s, only inside tokens
-  that also contain a letter ("p4ssw0rd" -> "password", "2024" stays). It is a
+- ``leetspeak``: 0->o 1->i/l 3->e 4->a 5->s 7->t 8->b 9->g @->a $->s, inside
+  tokens that also contain a letter ("p4ssw0rd" -> "password", "2024" stays), and in
+  digits-only tokens on a line with such a token ("411" -> "all"); ``1`` is read as
+  ``i`` or ``l`` per token (a word list, then English spelling). It is a
   VIEW, never an in-place edit: the main text keeps its digits (so an IBAN,
   passport number or API key still matches the policies that want digits), and
   when folding changes something the folded main text is APPENDED after a
