@@ -463,7 +463,7 @@ def test_conversation_keeps_only_turns_in_scope():
     conv = g.conversation()
     for _ in range(50):
         conv.check("x")
-    assert len(conv._history["input"]) == 2
+    assert len(conv._history["input"].recent) == 2
 
 
 def test_pl225_turn_scope_invalid():
@@ -487,3 +487,25 @@ def test_language_doc_conversation_example_runs(tmp_path, monkeypatch):
     (tmp_path / "chat.policy").write_text(policy, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "language.md", "exec"), {})
+
+
+@pytest.fixture(scope="module")
+def window_guard():
+    return policylang.loads('words w = ["zq"] wholeword\n'
+                            'rule r on input over last 3 turns:\n    when count(w) >= 4\n    refuse\n'
+                            'rule a on input over all turns:\n    when count(w) >= 9\n    flag\n')
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=12))
+def test_conversation_counts_equal_a_rescan_of_the_window(window_guard, per_turn):
+    """Cached per-turn hits give the decision a scan of the joined window would give."""
+    conv = window_guard.conversation()
+    for i, n in enumerate(per_turn):
+        d = conv.check(" ".join(["zq"] * n + ["pad"]))
+        window = sum(per_turn[max(0, i - 2):i + 1])
+        total = sum(per_turn[:i + 1])
+        expected = "refuse" if window >= 4 else "flag" if total >= 9 else "allow"
+        assert d.action == expected, (per_turn, i)
+        joined = window_guard.check("\n".join(" ".join(["zq"] * k + ["pad"]) for k in per_turn[max(0, i - 2):i + 1]))
+        assert (joined.action == "refuse") == (window >= 4)

@@ -475,9 +475,9 @@ class Engine:
 
     # ------------------------------------------------------------------ public
     def evaluate_turn(self, text: str, stage: str, context: Mapping | None, history) -> tuple[Decision, dict]:
-        """``evaluate`` as one turn of a conversation: rules ``over ... turns`` also see
-        ``history`` (the earlier turns' hits of the stage, oldest first). Returns the
-        decision and this turn's hits (matcher index -> spans), for the next turns."""
+        """``evaluate`` as one turn of a conversation: rules ``over ... turns`` also see the
+        earlier turns' hit counts, ``history(turns) -> {matcher index: count}``. Returns the
+        decision and this turn's hit counts (matcher index -> number of hits), for the next turns."""
         self._check_stage(stage)
         self._check_text(text)
         if stage == "tool_call":
@@ -490,7 +490,7 @@ class Engine:
             if st.needed:
                 self._run_models([st])
                 self._phase2(st)
-            return self._decide(st, stage), {m: list(v) for m, v in st.hits.items()}
+            return self._decide(st, stage), {m: len(v) for m, v in st.hits.items() if v}
         except RegexTimeout as exc:
             return self._failed(text, stage, self._timeout_message(exc), t0), {}
 
@@ -632,21 +632,58 @@ _ON_ERROR_SAYS = {
 }
 
 
-def _turn_hits(hits: dict, history, turns: int) -> dict:
-    """This turn's hits plus those of the earlier turns a rule sees (``turns``: k, or 0 for all).
+def _turn_hits(hits: dict, history, turns: int):
+    """The hits a rule ``over ... turns`` sees: this turn's, plus the earlier turns' counts.
 
-    ``history``: the earlier turns' hits of the stage, oldest first (None: no conversation).
-    Spans of earlier turns index their own texts; conditions only count and test them."""
-    if not history:
+    ``history(turns)`` gives the earlier turns' hit counts per matcher (None: a plain check,
+    no conversation). Conditions only count and test hits (``count(m)``, ``m``), so earlier
+    turns are kept as counts: a turn costs the same whatever the length of the history."""
+    if history is None:
         return hits
-    earlier = history if turns == 0 else history[max(0, len(history) - (turns - 1)):] if turns > 1 else ()
+    earlier = history(turns)
     if not earlier:
         return hits
-    merged: dict = {}
-    for h in (*earlier, hits):
-        for m, spans in h.items():
-            merged.setdefault(m, []).extend(spans)
-    return merged
+    return _TurnHits(hits, earlier)
+
+
+class _Count:
+    """The hits of a matcher over several turns, as conditions read them: a length."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):  # spans of earlier turns index other texts: none are given
+        return iter(())
+
+
+class _TurnHits(Mapping):
+    __slots__ = ("current", "earlier")
+
+    def __init__(self, current: dict, earlier: Mapping):
+        self.current = current
+        self.earlier = earlier
+
+    def __contains__(self, m) -> bool:
+        return m in self.current or self.earlier.get(m, 0) > 0
+
+    def __getitem__(self, m):
+        if m not in self:
+            raise KeyError(m)
+        return _Count(len(self.current.get(m, ())) + self.earlier.get(m, 0))
+
+    def get(self, m, default=None):
+        return self[m] if m in self else default
+
+    def __iter__(self):
+        return iter({*self.current, *(m for m, n in self.earlier.items() if n > 0)})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _clip_to_leaves(hits: dict, leaves: tuple) -> None:
