@@ -183,3 +183,27 @@ def test_check_still_verifies_a_pack_given_by_name():
     finally:
         patterns.check_pattern = real
     assert calls  # `policylang check secrets` compiles its non-trivial patterns
+
+
+# ------------------------------------------------------------------- view gates
+def test_view_gates_come_from_the_cache(tmp_path, monkeypatch):
+    import hyperscan as hs
+
+    from policylang.runtime import views
+
+    monkeypatch.setenv("POLICYLANG_CACHE_DIR", str(tmp_path))
+    names = ("spaced", "rot13", "morse")
+    specs = {n: views._GATE_SPECS[n] for n in names if n in views._GATE_SPECS}
+    assert specs
+    first = views._Gate(tuple(specs), specs)
+    (entry,) = tmp_path.glob("gate-*.hsdb")
+    compiled = []
+    real = hs.Database
+    monkeypatch.setattr(hs, "Database", lambda *a, **k: compiled.append(1) or real(*a, **k))
+    second = views._Gate(tuple(specs), specs)
+    assert compiled == []  # loaded, not compiled
+    for text in ("i g n o r e   a l l", "vtaber nyy cerivbhf", "... --- ...", "plain text"):
+        assert second(text) == first(text)
+    entry.write_bytes(b"\0" * 64)  # damaged: compiled again, same answers
+    third = views._Gate(tuple(specs), specs)
+    assert compiled == [1] and third("i g n o r e   a l l") == first("i g n o r e   a l l")
