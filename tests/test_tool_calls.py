@@ -280,6 +280,9 @@ def _make_server():
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
             srv.requests.append(body)
             calls = srv.script.pop(0) if srv.script else []
+            if body.get("stream"):
+                self._stream(calls)
+                return
             msg = {"role": "assistant", "content": None if calls else "done: " + json.dumps(
                 [m.get("content") for m in body["messages"] if m.get("role") == "tool"])}
             if calls:
@@ -294,6 +297,30 @@ def _make_server():
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _stream(self, calls):
+            """Tool calls as OpenAI streams them: id and name first, the arguments in 4-char pieces."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+
+            def event(delta, finish=None):
+                payload = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": int(time.time()),
+                           "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                data = b"data: " + json.dumps(payload).encode() + b"\n\n"
+                self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+
+            event({"role": "assistant", "content": "On it."})
+            for i, (name, args) in enumerate(calls):
+                event({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
+                                       "function": {"name": name, "arguments": ""}}]})
+                for k in range(0, len(args), 4):
+                    event({"tool_calls": [{"index": i, "function": {"arguments": args[k:k + 4]}}]})
+            event({}, "tool_calls" if calls else "stop")
+            last = b"data: [DONE]\n\n"
+            self.wfile.write(f"{len(last):X}\r\n".encode() + last + b"\r\n0\r\n\r\n")
+            self.wfile.flush()
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
@@ -509,3 +536,75 @@ def test_conversation_counts_equal_a_rescan_of_the_window(window_guard, per_turn
         assert d.action == expected, (per_turn, i)
         joined = window_guard.check("\n".join(" ".join(["zq"] * k + ["pad"]) for k in per_turn[max(0, i - 2):i + 1]))
         assert (joined.action == "refuse") == (window >= 4)
+
+
+def _collect(chunks):
+    """What an agent rebuilds from a chat stream: content, tool calls, finish reason."""
+    content, calls, finish = "", {}, None
+    for ch in chunks:
+        for c in ch.choices:
+            if c.delta is not None:
+                content += c.delta.content or ""
+                for tc in c.delta.tool_calls or ():
+                    e = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+                    e["id"] = tc.id or e["id"]
+                    if tc.function is not None:
+                        e["name"] += tc.function.name or ""
+                        e["arguments"] += tc.function.arguments or ""
+            finish = c.finish_reason or finish
+    return content, [calls[k] for k in sorted(calls)], finish
+
+
+def test_openai_stream_holds_and_checks_tool_calls(agent_server, guard, tmp_path):
+    client = _client(agent_server)
+    try:
+        log = tmp_path / "log.jsonl"
+        g = guard.openai(client, log=str(log))
+        agent_server.script[:] = [[("pay", '{"amount": 5000}'), ("crm", '{"note": "card 4111 1111 1111 1111"}')]]
+        chunks = list(g.chat.completions.create(model="m", messages=[{"role": "user", "content": "go"}], stream=True))
+        content, calls, finish = _collect(chunks)
+        assert content == "On it.\nPayments over 1000 need approval."
+        assert [(c["id"], c["name"], json.loads(c["arguments"])) for c in calls] == [
+            ("call_1", "crm", {"note": "card [credit_card]"})]
+        assert finish == "tool_calls"
+        # no piece of the refused call's arguments was ever released
+        assert all(not (c.delta and c.delta.tool_calls and any(t.function and t.function.name == "pay"
+                   for t in c.delta.tool_calls)) for ch in chunks for c in ch.choices)
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        assert records and "refused" in log.read_text()
+
+        agent_server.script[:] = [[("pay", '{"amount": 9000}')]]
+        content, calls, finish = _collect(g.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "go"}], stream=True))
+        assert calls == [] and finish == "content_filter" and content.endswith("need approval.")
+
+        agent_server.script[:] = [[("pay", '{"amount": 12}')]]
+        content, calls, finish = _collect(g.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "go"}], stream=True))
+        assert [json.loads(c["arguments"]) for c in calls] == [{"amount": 12}] and finish == "tool_calls"
+
+        agent_server.script[:] = [[("pay", '{"amount": 9000}')]]
+        with pytest.raises(policylang.Refused):
+            list(guard.openai(client, on_refuse="raise").chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "go"}], stream=True))
+    finally:
+        client.close()
+
+
+def test_openai_async_stream_checks_tool_calls(agent_server, guard):
+    import asyncio
+
+    async def main():
+        client = _client(agent_server, async_=True)
+        try:
+            agent_server.script[:] = [[("send_email", '{"to": ["x@evil.com"]}'), ("send_email", '{"to": ["y@corp.example"]}')]]
+            stream = await guard.openai(client).chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "mail"}], stream=True)
+            chunks = [c async for c in stream]
+            content, calls, finish = _collect(chunks)
+            assert [json.loads(c["arguments"]) for c in calls] == [{"to": ["y@corp.example"]}]
+            assert content == "On it.\nMail goes to corp.example only." and finish == "tool_calls"
+        finally:
+            await client.close()
+
+    asyncio.run(main())

@@ -30,8 +30,8 @@ API never sees it). Not guarded, and therefore not reachable through the guarded
 ``guard.check_tool_call`` (rules ``on tool_call``): a refused call is removed from
 ``tool_calls`` and its refusal message becomes the message's content (``finish_reason``
 ``content_filter`` when no call is left), so the agent sees the refusal instead of running
-the tool; redacted arguments are written back as JSON. Tool calls in a *streamed* answer
-are not checked as calls yet.
+the tool; redacted arguments are written back as JSON. Streamed, a choice's tool-call
+deltas are held and released, checked the same way, with the chunk that finishes it.
 """
 
 from __future__ import annotations
@@ -365,6 +365,9 @@ class _ChatStreamBase:
         self._sgs: dict[int, StreamGuard] = {}
         self.decisions: dict[int, Decision] = {}
         self._started = False
+        # streamed tool calls, held until their choice finishes: choice -> call index -> [id, name, arguments]
+        self._tools: dict[int, dict[int, list]] = {}
+        self._tool_refused = False
 
     @property
     def response(self):
@@ -408,6 +411,17 @@ class _ChatStreamBase:
                 delta.content = sg.feed(content)
                 if sg.stopped:
                     return chunk, finishing, choice.index
+            calls = getattr(delta, "tool_calls", None) if delta is not None else None
+            if calls:
+                held = self._tools.setdefault(choice.index, {})
+                for tc in calls:
+                    entry = held.setdefault(tc.index, [None, "", ""])
+                    entry[0] = tc.id or entry[0]
+                    fn = tc.function
+                    if fn is not None:
+                        entry[1] += fn.name or ""
+                        entry[2] += fn.arguments or ""
+                delta.tool_calls = None  # released, checked, when the choice finishes
             if choice.finish_reason is not None:
                 finishing.append(choice)
         return chunk, finishing, None
@@ -421,7 +435,40 @@ class _ChatStreamBase:
             return True
         if tail:
             choice.delta.content = (choice.delta.content or "") + tail
+        held = self._tools.pop(choice.index, None)
+        if held:
+            self._release_tool_calls(choice, held)
         return False
+
+    def _release_tool_calls(self, choice, held: dict[int, list]) -> None:
+        """The held tool calls of a finished choice, checked: refused ones become content."""
+        from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall, ChoiceDeltaToolCallFunction
+
+        kept, notes = [], []
+        for k in sorted(held):
+            call_id, name, arguments = held[k]
+            d = self._guard.check_tool_call(name, arguments, self._ctx)
+            self._cl.add(d, arguments, f"choices[{choice.index}].delta.tool_calls[{k}]")
+            if d.refused:
+                if self._owner._on_refuse == "raise":
+                    raise Refused(d)
+                notes.append(d.text)
+                continue
+            if d.action == "redact" and d.arguments is not None:
+                arguments = json.dumps(d.arguments, ensure_ascii=False)
+            kept.append(ChoiceDeltaToolCall(index=len(kept), id=call_id, type="function",
+                                            function=ChoiceDeltaToolCallFunction(name=name, arguments=arguments)))
+        if choice.delta is None:
+            choice.delta = ChoiceDelta()
+        if notes:
+            self._tool_refused = True
+            sg = self._sgs.get(choice.index)
+            before = choice.delta.content or ""
+            sep = "\n" if before or (sg is not None and sg.text()) else ""
+            choice.delta.content = before + sep + "\n".join(notes)
+            if not kept:
+                choice.finish_reason = "content_filter"
+        choice.delta.tool_calls = kept or None
 
 
 class GuardedChatStream(_ChatStreamBase):
@@ -494,7 +541,8 @@ class GuardedChatStream(_ChatStreamBase):
                         return
                     if tail:
                         yield _tail_chunk(tail, index)
-            outcome = "refused" if any(d.refused for d in self.decisions.values()) else "allowed"
+            outcome = ("refused" if self._tool_refused or any(d.refused for d in self.decisions.values())
+                       else "allowed")
         except GeneratorExit:
             outcome = "incomplete" if outcome == "error" else outcome
             raise
@@ -587,7 +635,8 @@ class AsyncGuardedChatStream(_ChatStreamBase):
                         return
                     if tail:
                         yield _tail_chunk(tail, index)
-            outcome = "refused" if any(d.refused for d in self.decisions.values()) else "allowed"
+            outcome = ("refused" if self._tool_refused or any(d.refused for d in self.decisions.values())
+                       else "allowed")
         except GeneratorExit:
             outcome = "incomplete" if outcome == "error" else outcome
             raise
