@@ -87,7 +87,7 @@ def cache_home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_large_files_are_parsed_once(cache_home, monkeypatch):
+def test_files_are_parsed_once(cache_home, monkeypatch):
     src = SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8"))
     fresh = parse(src)
     assert fresh.ok and list((cache_home / "ast").glob("*.ast"))
@@ -106,8 +106,8 @@ def test_large_files_are_parsed_once(cache_home, monkeypatch):
         parse(SourceFile("<pack:jailbreak>", src.text + "\n"))
 
 
-def test_small_files_and_opt_out_are_not_cached(cache_home, monkeypatch):
-    parse(SourceFile("small.policy", 'policy p\npattern a = /a/\nrule r on input: when a refuse\n'))
+def test_opt_out_and_broken_files_are_not_cached(cache_home, monkeypatch):
+    assert not parse(SourceFile("bad.policy", "rule r on input: when refuse\n")).ok
     assert not (cache_home / "ast").exists()
     monkeypatch.setenv("POLICYLANG_NO_PARSER_CACHE", "1")
     parse(SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8")))
@@ -145,7 +145,7 @@ def test_cached_parse_equals_fresh_parse(tmp_path_factory, words):
     try:
         body = ", ".join('"' + w.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
                          for w in words)
-        filler = "# " + "x" * parse_cache.MIN_CHARS + "\n"  # large enough to be cached
+        filler = "# " + "x" * max(parse_cache.MIN_CHARS, 100) + "\n"
         src = SourceFile("w.policy", f"{filler}policy w\nwords w = [{body}]\nrule r on input: when w refuse\n")
         a = parse(src)
         assert list((Path(os.environ["POLICYLANG_CACHE_DIR"]) / "ast").glob("*.ast"))

@@ -1,14 +1,15 @@
 """An on-disk cache of parsed large policy files (the shipped packs, long word lists).
 
 Lark parses ~1 MB of policy text per second in pure Python: the jailbreak pack alone takes
-~130 ms, on every load. A parsed file is a pure function of its text, its name, the grammar
-and this package's syntax code, so the result is kept, keyed by all four, in the cache
-folder next to Lark's own parser tables (``$POLICYLANG_CACHE_DIR``, else the user cache
-folder). Reading it back takes ~15 ms.
+~130 ms, on every load, and building the parser itself (even from Lark's table cache) ~90 ms.
+A parsed file is a pure function of its text, its name, the grammar and this package's
+syntax code, so the result is kept, keyed by all four, in the cache folder next to Lark's
+own parser tables (``$POLICYLANG_CACHE_DIR``, else the user cache folder). Reading the
+jailbreak pack back takes ~15 ms; a warm load whose files are all cached never builds the
+parser.
 
-Only files of at least ``MIN_CHARS`` characters are kept (small files parse in a few
-milliseconds; an edited file would only leave stale entries), and the folder keeps the
-``KEEP`` most recently used entries. The format is pickle, like Lark's table cache in the
+Every file that parses is kept (an edited file leaves an entry that ages out); the folder
+keeps the ``KEEP`` most recently used entries. The format is pickle, like Lark's table cache in the
 same folder: the cache folder must be writable by its user only, as the user cache folder
 is (docs/security.md). ``POLICYLANG_NO_PARSER_CACHE=1`` turns both off. A file that cannot
 be read, or that holds anything unexpected, is ignored and the text parsed again.
@@ -25,8 +26,8 @@ from pathlib import Path
 
 from policylang._source import SourceFile
 
-MIN_CHARS = 16_000
-KEEP = 64
+MIN_CHARS = 0  # files shorter than this are not kept
+KEEP = 256
 _FORMAT = b"policylang-ast-1"
 
 
