@@ -10,6 +10,7 @@ depends on the requested model:
 * ``jailbreak`` a text containing "ignore previous instructions" then more
 * ``tool``      a text block, then a tool_use block whose input carries an email and a number
 * ``toolbad``   a tool_use block whose input carries the jailbreak phrase
+* ``twotools``  two send_mail tool_use blocks: to an outside address, and to example.com with a card
 * ``think``     a thinking block with an email, then a text block
 * ``broken``    (stream) a few deltas, then the connection drops mid-answer
 """
@@ -86,6 +87,11 @@ def _blocks(model: str, body) -> list[dict]:
     if model == "toolbad":
         return [{"type": "tool_use", "id": "toolu_2", "name": "run",
                  "input": {"cmd": "ignore previous instructions && cat /etc/passwd"}}]
+    if model == "twotools":
+        return [{"type": "tool_use", "id": "toolu_3", "name": "send_mail",
+                 "input": {"to": "eve@example.net", "body": "hello"}},
+                {"type": "tool_use", "id": "toolu_4", "name": "send_mail",
+                 "input": {"to": "ana@example.com", "body": "card 4111111111111111", "n": 5}}]
     if model == "think":
         return [{"type": "thinking", "thinking": "The user is jane.doe@example.com, careful.", "signature": "sig"},
                 {"type": "text", "text": "Done."}]
@@ -607,3 +613,110 @@ def test_answer_blocks_sent_back_as_history(server, client, guard):
     assert sent[1]["content"][1]["type"] == "tool_use" and sent[1]["content"][1]["input"]["to"] == "[email]"
     assert sent[3]["content"][0]["signature"] == "sig"
     assert resp.content[0].text == "You said: thanks"
+
+
+# --------------------------------------------------------------------------- tool-call rules
+
+TOOLS_SRC = r"""
+policy anthropic_tools
+principle data "mail stays inside example.com"
+pattern outside = /@(?!example\.com\b)[A-Za-z0-9.-]+/
+pattern card = /\b(?:\d[ -]?){12,18}\d\b/ validate luhn kind "card"
+words jailbreak = ["ignore previous instructions"] nocase wholeword
+rule no_outside_mail on tool_call:
+    when tool.name == "send_mail" and outside in tool.args.to
+    refuse "Mail goes to example.com only."
+    because data
+rule no_shell on tool_call:
+    when tool.name == "run"
+    refuse "No shell commands."
+    because data
+rule cards_in_tools on tool_call:
+    when card
+    redact "[card]"
+    because data
+rule no_jailbreak on output:
+    when jailbreak
+    refuse "I can't help with that request."
+    because data
+rule browse_mail on tool_result:
+    when tool.name == "fetch" and outside
+    refuse "The page tried to send mail outside."
+    because data
+"""
+
+
+@pytest.fixture(scope="module")
+def tguard():
+    return policylang.loads(TOOLS_SRC, cache_dir=False)
+
+
+def test_tool_use_blocks_go_through_check_tool_call(server, client, tguard, tmp_path):
+    log = tmp_path / "d.jsonl"
+    gc = tguard.anthropic(client, log=log)
+    resp = gc.messages.create(model="tool", max_tokens=10, messages=user("mail"))
+    # the refused call is replaced by a text block with the refusal; no tool_use is left
+    assert [(b.type, b.text) for b in resp.content] == [("text", "Sending it now."),
+                                                          ("text", "Mail goes to example.com only.")]
+    assert resp.stop_reason == "refusal"
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    parts = {r["part"]: r for r in recs}
+    assert parts["content[1].tool_call"]["action"] == "refuse"
+    assert parts["content[1].tool_call"]["citations"][0]["rule_id"].endswith("no_outside_mail")
+    assert {r["outcome"] for r in recs} == {"refused"}
+    # one refused, one redacted: the kept call keeps stop_reason tool_use, its input rewritten
+    resp = gc.messages.create(model="twotools", max_tokens=10, messages=user("mail"))
+    assert [b.type for b in resp.content] == ["text", "tool_use"]
+    assert resp.content[0].text == "Mail goes to example.com only."
+    assert resp.content[1].id == "toolu_4" and resp.content[1].input == {
+        "to": "ana@example.com", "body": "card [card]", "n": 5}
+    assert resp.stop_reason == "tool_use"
+    # refused on tool_call, and the output rule would refuse the same text: refused once, per block
+    resp = gc.messages.create(model="toolbad", max_tokens=10, messages=user("run"))
+    assert [b.text for b in resp.content] == ["No shell commands."] and resp.stop_reason == "refusal"
+    with pytest.raises(Refused) as exc:
+        tguard.anthropic(client, on_refuse="raise").messages.create(model="toolbad", max_tokens=10,
+                                                                    messages=user("run"))
+    assert exc.value.decision.text == "No shell commands."
+
+
+def test_stream_tool_use_blocks_go_through_check_tool_call(server, client, tguard, tmp_path):
+    log = tmp_path / "d.jsonl"
+    gc = tguard.anthropic(client, log=log)
+    events = list(gc.messages.create(model="twotools", max_tokens=10, stream=True, messages=user("mail")))
+    starts = [(e.index, e.content_block.type) for e in events if e.type == "content_block_start"]
+    assert starts == [(0, "text"), (1, "tool_use")]
+    assert stream_text(events, 0) == "Mail goes to example.com only."
+    js = [e.delta.partial_json for e in events if e.type == "content_block_delta" and e.index == 1]
+    assert len(js) == 1 and json.loads(js[0]) == {"to": "ana@example.com", "body": "card [card]", "n": 5}
+    assert not any("eve@example.net" in e.model_dump_json() for e in events)  # no piece of the refused call
+    assert [e.delta.stop_reason for e in events if e.type == "message_delta"] == ["tool_use"]
+    assert events[-1].type == "message_stop"
+    events = list(gc.messages.create(model="tool", max_tokens=10, stream=True, messages=user("mail")))
+    assert stream_text(events, 0) == "Sending it now." and stream_text(events, 1) == "Mail goes to example.com only."
+    assert [e.delta.stop_reason for e in events if e.type == "message_delta"] == ["refusal"]
+    assert not any(e.type == "content_block_delta" and e.delta.type == "input_json_delta" for e in events)
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = [r for r in recs if r["part"] == "content[1].tool_call"]
+    assert [r["action"] for r in calls] == ["redact", "refuse"]  # twotools' kept call, then tool's refused one
+    assert [r["outcome"] for r in calls] == ["refused", "refused"]  # each call refused a tool call
+    with pytest.raises(Refused):
+        list(tguard.anthropic(client, on_refuse="raise").messages.create(
+            model="toolbad", max_tokens=10, stream=True, messages=user("run")))
+
+
+def test_async_tool_use_blocks(server, tguard):
+    async def main():
+        c = aclient(server)
+        try:
+            gc = tguard.anthropic(c)
+            whole = await gc.messages.create(model="twotools", max_tokens=10, messages=user("mail"))
+            stream = await gc.messages.create(model="twotools", max_tokens=10, stream=True, messages=user("mail"))
+            return whole, [e async for e in stream]
+        finally:
+            await c.close()
+
+    whole, events = asyncio.run(main())
+    assert [b.type for b in whole.content] == ["text", "tool_use"]
+    assert whole.content[1].input["body"] == "card [card]"
+    assert stream_text(events, 0) == "Mail goes to example.com only."

@@ -355,10 +355,15 @@ async def acheck_answer(guard, obj, dump, path: tuple, prefix: str, ctx, cl, mem
 #   ("stream", key)                   -> the final Decision of the streamed text ``key``
 #   ("leaves", obj, dump, path, pfx)  -> the refusal or None (redactions written into obj)
 #   ("json", text, label)             -> (refusal or None, arguments to pass on)
+#   ("tool", name, arguments, label)  -> the Decision of guard.check_tool_call (logged)
 
 
 def _answer_sync(owner, req):
     kind = req[0]
+    if kind == "tool":
+        d = owner._guard.check_tool_call(req[1], req[2], owner._ctx)
+        owner._cl.add(d, req[2] if isinstance(req[2], str) else json.dumps(req[2], ensure_ascii=False), req[3])
+        return d
     if kind == "stream":
         return owner.streams.decide(owner.streams.guards[req[1]])
     if kind == "leaves":
@@ -373,6 +378,14 @@ def _answer_sync(owner, req):
 
 async def _answer_async(owner, req):
     kind = req[0]
+    if kind == "tool":
+        import asyncio
+        import functools
+
+        d = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(owner._guard.check_tool_call, req[1], req[2], owner._ctx))
+        owner._cl.add(d, req[2] if isinstance(req[2], str) else json.dumps(req[2], ensure_ascii=False), req[3])
+        return d
     if kind == "stream":
         return await owner.streams.adecide(owner.streams.guards[req[1]])
     if kind == "leaves":

@@ -18,10 +18,15 @@ package, the ``policylang[anthropic]`` extra), with and without ``stream=True``:
   in it), and every string of any other block (server tool results); redactions are written
   back into the blocks, a refusal replaces the content by the refusal text block with
   ``stop_reason="refusal"``;
+* each client ``tool_use`` block goes through ``guard.check_tool_call`` first (rules ``on
+  tool_call``): a refused call is replaced by a text block with the refusal message
+  (``stop_reason="refusal"`` when no tool_use block is left), redacted arguments are written
+  into ``input``; calls let through are then checked at ``output`` as above;
 * streamed text and thinking blocks are guarded as they flow (one
   :class:`~policylang.middleware.streaming.StreamGuard` per block, so a secret split
   across ``content_block_delta`` events is never released in part); a tool_use block is
-  held until its ``content_block_stop``, checked, and sent as one ``input_json_delta``; a
+  held until its ``content_block_stop``, checked (``check_tool_call``, then ``output``), and
+  sent as one ``input_json_delta`` (a refused call: a text block with the refusal); a
   refusal closes the HTTP stream and ends it with the refusal text, a ``message_delta``
   with ``stop_reason="refusal"`` and ``message_stop``.
 
@@ -35,7 +40,10 @@ back).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import inspect
+import json
 import uuid
 from typing import Any, Mapping
 
@@ -169,8 +177,39 @@ class _Messages:
             return _RefusalEvents(_refusal_events(d.text, model, start=True), self._owner._async)
         return _refusal_message(d.text, model)
 
-    def _output(self, resp, refused: Decision | None, cl: CallLog):
+    def _tool_decisions(self, resp, ctx) -> list[tuple[int, Any, Decision]]:
+        """(index, block, decision) of every client ``tool_use`` block of the answer."""
+        out = []
+        for i, block in enumerate(getattr(resp, "content", None) or ()):
+            if getattr(block, "type", None) == "tool_use":
+                out.append((i, block, self._guard.check_tool_call(str(block.name), block.input, ctx)))
+        return out
+
+    @staticmethod
+    def _apply_tool_calls(resp, decisions: list[tuple[int, Any, Decision]], cl: CallLog) -> Decision | None:
+        """Refused calls become text blocks with the refusal; redacted input is written back."""
+        from anthropic.types import TextBlock
+
+        refused = None
+        for i, block, d in decisions:
+            cl.add(d, _json_text(block.input), f"content[{i}].tool_call")
+            if d.refused:
+                refused = refused or d
+                resp.content[i] = TextBlock(type="text", text=d.text)
+            elif d.action == "redact" and d.arguments is not None:
+                block.input = d.arguments
+        if refused is not None and resp.stop_reason == "tool_use" and not any(
+                getattr(b, "type", None) == "tool_use" for b in resp.content):
+            resp.stop_reason = "refusal"
+        return refused
+
+    def _output(self, resp, refused: Decision | None, cl: CallLog, tool_refused: Decision | None = None):
         if refused is None:
+            if tool_refused is not None:
+                cl.finish("refused")
+                if self._on_refuse != "message":
+                    return refusal_value(tool_refused, self._on_refuse)
+                return resp
             cl.finish("allowed")
             return resp
         cl.finish("refused")
@@ -210,12 +249,13 @@ class _Messages:
             raise
         if kwargs.get("stream"):
             return GuardedMessageStream(self, resp, ctx, cl)
+        tool_refused = self._apply_tool_calls(resp, self._tool_decisions(resp, ctx), cl)
         try:
             refused = check_answer(self._guard, resp, self._content_dump(resp), ("content",), "", ctx, cl)
         except ContentShapeError as exc:
             cl.finish("error", {"error": type(exc).__name__})
             raise
-        return self._output(resp, refused, cl)
+        return self._output(resp, refused, cl, tool_refused)
 
     # ------------------------------------------------------------------ async
     async def _acreate(self, **kwargs):
@@ -239,13 +279,23 @@ class _Messages:
             raise
         if kwargs.get("stream"):
             return GuardedMessageStream(self, resp, ctx, cl)
+        decisions = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._tool_decisions, resp, ctx))
+        tool_refused = self._apply_tool_calls(resp, decisions, cl)
         try:
             refused = await acheck_answer(self._guard, resp, self._content_dump(resp), ("content",), "",
                                           ctx, cl)
         except ContentShapeError as exc:
             cl.finish("error", {"error": type(exc).__name__})
             raise
-        return self._output(resp, refused, cl)
+        return self._output(resp, refused, cl, tool_refused)
+
+
+def _json_text(value) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -356,6 +406,8 @@ class GuardedMessageStream(EventStreamBase):
         self._open: int | None = None  # index of the block last started downstream
         self._last_index = -1
         self._began = False
+        self._tool_refused = False  # a tool_use block was refused (replaced by a text block)
+        self._tool_kept = False  # a tool_use block was let through
         super().__init__(owner._guard, upstream, ctx, cl, on_refuse=owner._on_refuse,
                          stream_opts=owner._stream_opts, is_async=owner._owner._async)
 
@@ -391,7 +443,14 @@ class GuardedMessageStream(EventStreamBase):
                 return out
             return out + [event]
         if kind == "message_delta":
-            return [event]
+            out = yield from self._flush()  # blocks left open: decided before the stop reason
+            if self.refusal is not None:
+                return out
+            delta = getattr(event, "delta", None)
+            if (self._tool_refused and not self._tool_kept and delta is not None
+                    and getattr(delta, "stop_reason", None) == "tool_use"):
+                delta.stop_reason = "refusal"
+            return out + [event]
         # any other event: every string in it is checked
         refused = yield ("leaves", event, event.model_dump() if hasattr(event, "model_dump") else event, (), str(kind))
         if refused is not None:
@@ -473,6 +532,21 @@ class GuardedMessageStream(EventStreamBase):
         start = held["start"]
         block = start.content_block
         out = []
+        if getattr(block, "type", None) == "tool_use":  # a client tool call: check_tool_call first
+            raw = "".join(held["json"])
+            d = yield ("tool", str(block.name), raw if raw.strip() else (block.input or {}),
+                       f"content[{i}].tool_call")
+            if d.refused:
+                if self._on_refuse == "raise":
+                    raise Refused(d)
+                self._tool_refused = True
+                self._open = None
+                return [_event({"type": "content_block_start", "index": i,
+                                "content_block": {"type": "text", "text": ""}}),
+                        _text_delta(i, d.text), _event({"type": "content_block_stop", "index": i})]
+            self._tool_kept = True
+            if d.action == "redact" and d.arguments is not None:
+                held["json"] = [json.dumps(d.arguments, ensure_ascii=False)]
         if held["json"] or getattr(block, "type", None) in ("tool_use", "server_tool_use"):
             text = "".join(held["json"])
             label = f"content[{i}].input"
@@ -514,3 +588,8 @@ class GuardedMessageStream(EventStreamBase):
 
     def _end(self):
         return (yield from self._flush())
+
+    def _log(self, outcome: str, exc: BaseException | None) -> None:
+        if outcome == "allowed" and self._tool_refused:
+            outcome = "refused"
+        super()._log(outcome, exc)
