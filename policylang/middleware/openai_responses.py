@@ -22,6 +22,13 @@ Beside Chat Completions (:mod:`policylang.middleware.openai`), with and without
   value) and every string of other items (tool calls' queries and code); redactions are
   written back (a redacted part's ``logprobs`` are emptied: they spell the original text), a
   refusal replaces ``output`` with the refusal message as above;
+* each ``function_call`` output item goes through ``guard.check_tool_call`` first (rules ``on
+  tool_call``): a refused call is replaced, at its index, by an assistant message holding the
+  refusal (the response stays ``completed``: the other items are still valid), redacted
+  arguments are written back as JSON; calls let through are then checked at ``output``.
+  Streamed, a function_call's ``output_item.added`` is held with its argument deltas until
+  ``function_call_arguments.done``; a refused call's events are replaced by the events of
+  that message, and ``response.completed`` carries the same output;
 * streams: ``response.output_text.delta`` (and refusal, reasoning and reasoning-summary text
   deltas) are guarded as they flow with one
   :class:`~policylang.middleware.streaming.StreamGuard` per part (the tail is sent as one
@@ -39,6 +46,9 @@ Only ``responses.create`` (and ``delete``) are reachable; ``stream``/``parse``/
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import time
 import uuid
 from typing import Any
@@ -136,8 +146,34 @@ class GuardedResponses:
             return _RefusalEvents(_refusal_events(d.text, model, None, 0), self._async)
         return _refusal_response(d.text, model)
 
-    def _output(self, resp, refused: Decision | None, cl: CallLog):
+    def _tool_decisions(self, resp, ctx) -> list[tuple[int, Any, Decision]]:
+        """(output index, item, decision) of every ``function_call`` output item."""
+        out = []
+        for i, item in enumerate(getattr(resp, "output", None) or ()):
+            if getattr(item, "type", None) == "function_call":
+                out.append((i, item, self._guard.check_tool_call(str(item.name), item.arguments, ctx)))
+        return out
+
+    @staticmethod
+    def _apply_tool_calls(resp, decisions: list[tuple[int, Any, Decision]], cl: CallLog) -> Decision | None:
+        """A refused call becomes an assistant message with the refusal; redacted arguments are written back."""
+        refused = None
+        for i, item, d in decisions:
+            cl.add(d, item.arguments, f"output[{i}].tool_call")
+            if d.refused:
+                refused = refused or d
+                resp.output[i] = _message_item(d.text)
+            elif d.action == "redact" and d.arguments is not None:
+                item.arguments = json.dumps(d.arguments, ensure_ascii=False)
+        return refused
+
+    def _output(self, resp, refused: Decision | None, cl: CallLog, tool_refused: Decision | None = None):
         if refused is None:
+            if tool_refused is not None:
+                cl.finish("refused")
+                if self._on_refuse != "message":
+                    return refusal_value(tool_refused, self._on_refuse)
+                return resp
             cl.finish("allowed")
             return resp
         cl.finish("refused")
@@ -170,12 +206,13 @@ class GuardedResponses:
             raise
         if kwargs.get("stream"):
             return GuardedResponseStream(self, resp, ctx, cl)
+        tool_refused = self._apply_tool_calls(resp, self._tool_decisions(resp, ctx), cl)
         try:
             refused = check_answer(self._guard, resp, self._dump(resp), ("output",), "", ctx, cl)
         except ContentShapeError as exc:
             cl.finish("error", {"error": type(exc).__name__})
             raise
-        return self._output(resp, refused, cl)
+        return self._output(resp, refused, cl, tool_refused)
 
     async def _acreate(self, **kwargs):
         ctx = merge_context(self._context, kwargs.pop("policy_context", None))
@@ -197,12 +234,15 @@ class GuardedResponses:
             raise
         if kwargs.get("stream"):
             return GuardedResponseStream(self, resp, ctx, cl)
+        decisions = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._tool_decisions, resp, ctx))
+        tool_refused = self._apply_tool_calls(resp, decisions, cl)
         try:
             refused = await acheck_answer(self._guard, resp, self._dump(resp), ("output",), "", ctx, cl)
         except ContentShapeError as exc:
             cl.finish("error", {"error": type(exc).__name__})
             raise
-        return self._output(resp, refused, cl)
+        return self._output(resp, refused, cl, tool_refused)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -265,26 +305,38 @@ def _refusal_events(text: str, model: str, base: dict | None, output_index: int,
         out.append(_event({"type": "response.output_text.delta", "item_id": item_id, "output_index": oi,
                            "content_index": ci, "delta": text, "logprobs": []}))
     else:
-        item = resp.output[0].model_dump()
-        empty = {**item, "content": [], "status": "in_progress"}
-        part = item["content"][0]
-        iid = item["id"]
-        out += [
-            _event({"type": "response.output_item.added", "output_index": output_index, "item": empty}),
-            _event({"type": "response.content_part.added", "item_id": iid, "output_index": output_index,
-                    "content_index": 0, "part": {**part, "text": ""}}),
-            _event({"type": "response.output_text.delta", "item_id": iid, "output_index": output_index,
-                    "content_index": 0, "delta": text, "logprobs": []}),
-            _event({"type": "response.output_text.done", "item_id": iid, "output_index": output_index,
-                    "content_index": 0, "text": text, "logprobs": []}),
-            _event({"type": "response.content_part.done", "item_id": iid, "output_index": output_index,
-                    "content_index": 0, "part": part}),
-            _event({"type": "response.output_item.done", "output_index": output_index, "item": item}),
-        ]
+        out += _message_events(resp.output[0].model_dump(), output_index)
     out.append(_event({"type": "response.incomplete", "response": resp.model_dump()}))
     for n, e in enumerate(out):
         e.sequence_number = n
     return out
+
+
+def _message_item(text: str):
+    """An assistant message output item holding ``text`` (a refused call's message)."""
+    from openai.types.responses import ResponseOutputMessage
+
+    return ResponseOutputMessage.model_validate(_refusal_item(text))
+
+
+def _message_events(item: dict, output_index: int) -> list:
+    """The stream events of the message output ``item`` (one output_text part) at ``output_index``."""
+    empty = {**item, "content": [], "status": "in_progress"}
+    part = item["content"][0]
+    iid = item["id"]
+    text = part["text"]
+    return [
+        _event({"type": "response.output_item.added", "output_index": output_index, "item": empty}),
+        _event({"type": "response.content_part.added", "item_id": iid, "output_index": output_index,
+                "content_index": 0, "part": {**part, "text": ""}}),
+        _event({"type": "response.output_text.delta", "item_id": iid, "output_index": output_index,
+                "content_index": 0, "delta": text, "logprobs": []}),
+        _event({"type": "response.output_text.done", "item_id": iid, "output_index": output_index,
+                "content_index": 0, "text": text, "logprobs": []}),
+        _event({"type": "response.content_part.done", "item_id": iid, "output_index": output_index,
+                "content_index": 0, "part": part}),
+        _event({"type": "response.output_item.done", "output_index": output_index, "item": item}),
+    ]
 
 
 class _RefusalEvents:
@@ -346,6 +398,9 @@ class GuardedResponseStream(EventStreamBase):
         self._held: dict[tuple, list] = {}  # (delta prefix, item id or output index) -> delta events
         self._open: tuple | None = None  # (item_id, output_index, content_index) of the open output_text
         self._max_index = -1
+        self._fc_added: dict[str, Any] = {}  # item id -> the held output_item.added of a function_call
+        self._fc: dict[str, tuple] = {}  # item id -> ("refused", message item dump) or ("ok", arguments or None)
+        self._tool_refused = False
         super().__init__(owner._guard, upstream, ctx, cl, on_refuse=owner._on_refuse,
                          stream_opts=owner._stream_opts, is_async=owner._async)
 
@@ -375,6 +430,11 @@ class GuardedResponseStream(EventStreamBase):
             if self._base is None:
                 self._base = resp.model_dump(exclude={"output", "status", "incomplete_details", "error"})
             return (yield from self._pass(event, kind))
+        if kind in ("response.output_item.added", "response.output_item.done") and \
+                getattr(getattr(event, "item", None), "type", None) == "function_call":
+            return (yield from self._function_item(event, kind))
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            yield from self._final_calls(event)
         prefix, _, tail = kind.rpartition(".")
         if prefix in _TEXT and tail == "delta":
             key = _text_key(prefix, event)
@@ -418,8 +478,8 @@ class GuardedResponseStream(EventStreamBase):
         if tail == "done":
             hk = (prefix, getattr(event, "item_id", None) or getattr(event, "output_index", None))
             held = self._held.pop(hk, None)
-            if held is not None:
-                return (yield from self._release(prefix, held, event))
+            if held is not None or prefix == "response.function_call_arguments":
+                return (yield from self._release(prefix, held or [], event))
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             out = yield from self._flush()
             if self.refusal is not None:
@@ -445,16 +505,29 @@ class GuardedResponseStream(EventStreamBase):
         deltas go out unchanged when it passed as it was, else one delta with the new value."""
         field = "arguments" if prefix == "response.function_call_arguments" else None
         if field is not None and isinstance(getattr(done, field, None), str):
+            iid = done.item_id
+            added = self._fc_added.pop(iid, None)
+            name = getattr(done, "name", None) or (added.item.name if added is not None else "")
+            refusal = yield from self._tool(iid, str(name), done.arguments, done.output_index)
+            if refusal is not None:
+                return refusal  # the call's events never go out: a message with the refusal instead
+            head = [added] if added is not None else []
+            changed = self._fc[iid][1] is not None
+            if changed:
+                done.arguments = self._fc[iid][1]
             label = f"output[{done.output_index}].arguments"
             refused, new = yield ("json", done.arguments, label)
             if refused is not None:
                 return self._refuse(refused)
-            if new == done.arguments:
-                return held + [done]
+            if new == done.arguments and not changed:
+                return head + held + [done]
             done.arguments = new
+            self._fc[iid] = ("ok", new)
+            if not held:
+                return head + [done]
             first = held[0]
             first.delta = new
-            return [first, done]
+            return head + [first, done]
         before = done.model_dump()
         refused = yield ("leaves", done, before, (), prefix)
         if refused is not None:
@@ -468,6 +541,66 @@ class GuardedResponseStream(EventStreamBase):
                 out.append(e)
             return out + [done]
         return [done]  # redacted: the deltas (which spell the original) are dropped
+
+    def _tool(self, iid: str, name: str, arguments, oi: int):
+        """``check_tool_call`` of one function_call item: its record in ``_fc``; the events of
+        the refusal message that replaces it when refused (else None)."""
+        d = yield ("tool", name, arguments, f"output[{oi}].tool_call")
+        if d.refused:
+            if self._on_refuse == "raise":
+                raise Refused(d)
+            self._tool_refused = True
+            item = _refusal_item(d.text)
+            self._fc[iid] = ("refused", item)
+            return _message_events(item, oi)
+        new = json.dumps(d.arguments, ensure_ascii=False) if d.action == "redact" and d.arguments is not None else None
+        self._fc[iid] = ("ok", new)
+        return None
+
+    def _function_item(self, event, kind: str):
+        """output_item.added of a function_call is held until its arguments are checked;
+        output_item.done carries the checked arguments (or is dropped: the call was refused)."""
+        item = event.item
+        if kind == "response.output_item.added":
+            self._fc_added[item.id] = event
+            return []
+        head = []
+        if item.id not in self._fc:  # no arguments.done came: the whole item is checked here
+            added = self._fc_added.pop(item.id, None)
+            refusal = yield from self._tool(item.id, str(item.name), item.arguments, event.output_index)
+            if refusal is not None:
+                return refusal
+            head = [added] if added is not None else []
+        state, value = self._fc[item.id]
+        if state == "refused":
+            return []  # its replacement message was sent whole
+        if value is not None:
+            item.arguments = value
+        return head + (yield from self._pass(event, kind))
+
+    def _final_calls(self, event):
+        """The final response's function_call items: refused ones replaced, redacted ones rewritten."""
+        resp = getattr(event, "response", None)
+        output = getattr(resp, "output", None)
+        if not output:
+            return
+        for i, item in enumerate(output):
+            if getattr(item, "type", None) != "function_call":
+                continue
+            if item.id not in self._fc:
+                yield from self._tool(item.id, str(item.name), item.arguments, i)
+            state, value = self._fc[item.id]
+            if state == "refused":
+                from openai.types.responses import ResponseOutputMessage
+
+                output[i] = ResponseOutputMessage.model_validate(value)
+            elif value is not None:
+                item.arguments = value
+
+    def _log(self, outcome: str, exc: BaseException | None) -> None:
+        if outcome == "allowed" and self._tool_refused:
+            outcome = "refused"
+        super()._log(outcome, exc)
 
     def _flush(self):
         """Deltas whose done never came: checked one by one; texts never finished: decided."""
