@@ -207,3 +207,30 @@ def test_view_gates_come_from_the_cache(tmp_path, monkeypatch):
     entry.write_bytes(b"\0" * 64)  # damaged: compiled again, same answers
     third = views._Gate(tuple(specs), specs)
     assert compiled == [1] and third("i g n o r e   a l l") == first("i g n o r e   a l l")
+
+
+# ------------------------------------------------------------------- lazy regex objects
+def test_compiling_a_regex_on_first_use_does_not_spend_the_texts_budget(monkeypatch):
+    """A warm load compiles no `regex` object; the first text that needs one compiles it.
+    On a busy machine that compile can take longer than the whole per-text budget: it must
+    not turn into a spurious time-out (a refusal with no rule behind it)."""
+    import time as _time
+
+    import regex
+
+    specs = [S(0, r"(?<=key=)[a-z]{4}\d", spans=True), S(1, r"(\w+)\s+\1", spans=True)]
+    cp = compile_patterns(specs, cache_dir=False)
+    real = regex.compile
+
+    def slow(*a, **k):
+        _time.sleep(0.15)
+        return real(*a, **k)
+
+    monkeypatch.setattr(regex, "compile", slow)
+    hits = cp.scan("key=abcd1 and the the end", timeout=0.05)
+    assert sorted((h.start, h.end) for h in hits) == [(4, 9), (14, 21)]
+    # the budget still binds the matching itself
+    from policylang.runtime.scan import RegexTimeout
+
+    with pytest.raises(RegexTimeout):
+        cp.scan("x" * 10 + " the the " * 200_000, timeout=1e-6)

@@ -405,6 +405,7 @@ class CompiledPatterns:
         "_db",
         "_kinds",
         "_literal",
+        "_fixed",
         "_edges",
         "_windows",
         "_rx",
@@ -450,6 +451,10 @@ class CompiledPatterns:
             "_db": db,
             "_kinds": kinds,
             "_literal": tuple(s.literal for s in specs),
+            # per spec: the length of an ASCII literal that matches only itself (no fuzzy, no
+            # word edges), else 0: on ASCII text its match starts exactly that far before its end
+            "_fixed": tuple(len(s.expression) if s.literal and not s.fuzzy and not s.wholeword
+                            and s.expression.isascii() else 0 for s in specs),
             "_edges": _edges_of(specs, kinds),
             "_windows": tuple(window_for(s, w) for s, w in zip(specs, widths)),
             # lazily compiled regex objects (a benign race at worst compiles one twice)
@@ -470,15 +475,21 @@ class CompiledPatterns:
 
     # -- regex objects (compiled lazily; a benign race at worst compiles one twice)
 
-    def _regex(self, i: int) -> tuple[Any, Any]:
+    def _regex(self, i: int, budget: "_Budget | None" = None) -> tuple[Any, Any]:
+        """Spec ``i``'s regex objects, compiled on first use. Compiling is not matching: a
+        ``budget`` running for this text is extended by the compile time (compiling a large
+        pattern in pure Python can take longer than the whole budget on a busy machine)."""
         rx = self._rx[i]
         if rx is None:
+            t0 = time.monotonic()
             spec = self.specs[i]
             pattern, flags = regex_source(spec)
             rx = regex.compile(pattern, flags)
             fb = regex_fallback_source(spec)
             self._rx2[i] = regex.compile(*fb) if fb is not None else None
             self._rx[i] = rx
+            if budget is not None:
+                budget.deadline += time.monotonic() - t0
         return rx, self._rx2[i]
 
     def _scratch(self) -> Any:
@@ -555,10 +566,18 @@ class CompiledPatterns:
     def _regex_hits(self, text: str, data: bytes, work: dict[int, list[int]], redo: set[int] | None, ascii_: bool,
                     budget: _Budget | None = None):
         out: list[tuple[int, int, int]] = []
+        fixed = self._fixed
         for i, ends in work.items():
             kind = self._kinds[i]
+            if kind == SINGLE and ascii_ and fixed[i]:
+                # Hyperscan reported the first end of an ASCII literal on ASCII text: the match
+                # is the literal's length before it, the span the regex search would find
+                # (per hit this search was most of a fired rule's cost with many rules)
+                e = min(ends)
+                out.append((e - fixed[i], e, i))
+                continue
             spec = self.specs[i]
-            rx, rx2 = self._regex(i)
+            rx, rx2 = self._regex(i, budget)
             if kind == CONFIRM:
                 if spec.spans:
                     out.extend((m.start(), m.end(), i) for m in _finditer(rx, text, 0, budget, i) if m.end() > m.start())
@@ -869,7 +888,7 @@ class StreamScanner:
             end = self._to_char(max(byte_ends))
             self._active[i] = max(self._active.get(i, 0), end)
             return
-        rx, rx2 = self._owner._regex(i)
+        rx, rx2 = self._owner._regex(i, self._budget)
         window = self._owner._windows[i]
         base = self._tail_start
         ends = sorted({self._to_char(b) - base for b in byte_ends})
@@ -893,7 +912,7 @@ class StreamScanner:
                 continue
             spec = self._owner.specs[i]
             window = self._owner._windows[i]
-            rx, _ = self._owner._regex(i)
+            rx, _ = self._owner._regex(i, self._budget)
             start = max(self._regex_from.get(i, 0), base)
             found = False
             try:
