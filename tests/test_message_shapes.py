@@ -358,3 +358,89 @@ def test_property_an_unknown_shape_anywhere_is_never_forwarded(guard, msgs, data
     with pytest.raises(ContentShapeError):
         guard.wrap(model)(msgs)
     assert model.calls == []
+
+
+# --------------------------------------------------------------------------- tool_result rules
+
+TOOL_RESULT_SRC = r"""
+policy tool_results
+principle data "no outside mail in tool results"
+pattern outside = /[a-z]+@evil\.test/
+words marker = ["INJECTED"]
+words ctxbad = ["CTXBAD"]
+rule browse_only on tool_result:
+    when tool.name == "browse" and outside
+    refuse "A web page held an outside address."
+    because data
+rule any_tool on tool_result:
+    when marker
+    redact "[marker]"
+    because data
+rule ctx on context:
+    when ctxbad
+    refuse "Context rule."
+    because data
+"""
+
+
+@pytest.fixture(scope="module")
+def tr_guard():
+    return policylang.loads(TOOL_RESULT_SRC, cache_dir=False)
+
+
+def _chat(name: str, result: str) -> list:
+    return [{"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": name, "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": result}]
+
+
+def test_tool_results_run_tool_result_rules_with_the_tool_name(tr_guard):
+    model = Model()
+    chat = tr_guard.wrap(model)
+    # the tool message's tool_call_id names the call: tool.name is "browse"
+    assert chat(_chat("browse", "mail eve@evil.test")) == "A web page held an outside address."
+    assert model.calls == []
+    assert chat(_chat("search", "mail eve@evil.test")) == "ok"  # another tool: the rule does not hold
+    # rules without tool.name run on every tool result; the redaction is what is sent
+    assert chat(_chat("search", "see INJECTED here")) == "ok"
+    assert model.calls[-1][0][0][2]["content"] == "see [marker] here"
+    # context rules keep running on tool results
+    assert chat(_chat("search", "CTXBAD")) == "Context rule."
+    # a function message names its tool; an id no call answers: tool.name is ""
+    assert chat([{"role": "function", "name": "browse", "content": "eve@evil.test"}]) == \
+        "A web page held an outside address."
+    assert chat([{"role": "tool", "tool_call_id": "zz", "content": "eve@evil.test INJECTED"}]) == "ok"
+    assert model.calls[-1][0][0][0]["content"] == "eve@evil.test [marker]"
+    # Anthropic tool_result blocks and Responses function_call_output items, by their ids
+    anth = [{"role": "assistant", "content": [{"type": "tool_use", "id": "tu1", "name": "browse", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu1",
+                                          "content": [{"type": "text", "text": "eve@evil.test"}]}]}]
+    assert chat(anth) == "A web page held an outside address."
+    resp = [{"type": "function_call", "call_id": "k1", "name": "browse", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "k1", "output": "eve@evil.test"}]
+    assert chat(resp) == "A web page held an outside address."
+    # the tool calls are known even when assistant history is trusted
+    assert tr_guard.wrap(model, history="trusted")(_chat("browse", "eve@evil.test")) == \
+        "A web page held an outside address."
+    # a trusted tool role is not checked at all
+    assert tr_guard.wrap(model, roles={"tool": None})(_chat("browse", "eve@evil.test")) == "ok"
+
+
+def test_tool_result_rules_async(tr_guard):
+    from policylang.middleware.messages import acheck_messages
+
+    mc = asyncio.run(acheck_messages(tr_guard, _chat("browse", "eve@evil.test INJECTED"), None))
+    assert mc.refusal is not None and mc.refusal.text == "A web page held an outside address."
+    mc = asyncio.run(acheck_messages(tr_guard, _chat("search", "eve@evil.test INJECTED"), None))
+    assert mc.refusal is None and mc.messages[2]["content"] == "eve@evil.test [marker]"
+    # the tool message: context first, then tool_result on the text the context rules let through
+    assert [d.stage for d, _, label in mc.checks if label == "messages[2].content"] == ["context", "tool_result"]
+
+
+def test_policies_without_tool_result_rules_check_tool_results_at_context_only(guard):
+    from policylang.middleware.messages import check_messages
+
+    mc = check_messages(guard, _chat("browse", "hello"), None)
+    assert "tool_result" not in [d.stage for d in mc.decisions]
+    assert "context" in [d.stage for d in mc.decisions]

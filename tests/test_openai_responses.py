@@ -589,3 +589,19 @@ def test_async_function_calls(server, tguard):
     assert [o.type for o in whole.output] == ["message", "function_call"]
     assert deltas(events) == TOOL_REFUSAL
     assert json.loads(events[-1].response.output[1].arguments)["subject"] == "card [card]"
+
+
+def test_function_call_output_runs_tool_result_rules(server, client, tguard):
+    rs = tguard.openai(client).responses
+
+    def items(name):
+        return [{"role": "user", "content": "who is bob?"},
+                {"type": "function_call", "call_id": "c9", "name": name, "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c9", "output": "bob is bob@evil.test"}]
+
+    before = server.count
+    resp = rs.create(model="echo", input=items("lookup"))
+    assert server.count == before and resp.output_text == "A lookup result holds an outside address."
+    assert resp.incomplete_details.reason == "content_filter"
+    rs.create(model="echo", input=items("search"))  # tool.name is "search": the rule does not hold
+    assert server.count == before + 1 and last_request(server)["input"][2]["output"] == "bob is bob@evil.test"

@@ -38,7 +38,10 @@ Shapes understood (OpenAI Chat Completions, OpenAI Responses, Anthropic Messages
   sources pass;
 * tool results (``tool_result`` blocks, ``function_call_output`` items, ``tool`` and
   ``function`` messages) are checked with the stages of the ``tool`` role, nested content
-  included; tool calls the history carries (``tool_calls[].function.arguments``,
+  included, and then (when the policy has ``on tool_result`` rules and the ``tool`` role is
+  checked at all) with ``guard.check_tool_result(name, text)``: ``name`` is the
+  ``function`` message's ``name``, or the name of the call its ``tool_call_id`` /
+  ``tool_use_id`` / ``call_id`` answers among the messages (``""`` when none does); tool calls the history carries (``tool_calls[].function.arguments``,
   ``function_call``, ``tool_use.input``, Responses ``function_call`` items) with the stages
   of the ``assistant`` role;
 * Responses input items: messages with or without ``"type": "message"``,
@@ -182,6 +185,7 @@ class _Item:
     text: str
     stages: tuple[str, ...]
     label: str
+    tool: str | None = None  # a tool result's tool name ("" when the messages do not say)
 
 
 @dataclass
@@ -208,6 +212,14 @@ class _Walker:
         self.items: list[_Item] = []
         self.history = table.get("assistant", HISTORY["untrusted"])
         self.tools = table.get("tool", DEFAULT_ROLES["tool"])
+        self.names: dict[str, str] = {}  # tool call id -> tool name, from the calls the messages carry
+        self.tool: str | None = None  # inside a tool result: its tool's name
+
+    def in_tool(self, call_id: Any, name: Any = None) -> str:
+        """The tool name of a tool result: its own ``name``, else the call ``call_id`` answers."""
+        if isinstance(name, str) and name:
+            return name
+        return self.names.get(call_id, "") if isinstance(call_id, str) else ""
 
     def label(self, path: tuple) -> str:
         out = f"{self.prefix}[{path[0]}]"
@@ -220,7 +232,10 @@ class _Walker:
 
     def text(self, path: tuple, value: str, stages: tuple[str, ...]) -> None:
         if stages:
-            self.items.append(_Item(path, value, stages, self.label(path)))
+            if self.tool is not None:  # a tool result: `on tool_result` rules too, after its stages
+                self.items.append(_Item(path, value, stages + ("tool_result",), self.label(path), self.tool))
+            else:
+                self.items.append(_Item(path, value, stages, self.label(path)))
 
     # ------------------------------------------------------------------ JSON data
     def data(self, path: tuple, value: Any, stages: tuple[str, ...]) -> None:
@@ -263,6 +278,14 @@ class _Walker:
         if not stages:
             return  # trusted role: the application's own text
         is_tool = role in ("tool", "function")
+        if is_tool:
+            self.tool = self.in_tool(m.get("tool_call_id"), m.get("name"))
+        try:
+            self._message_body(path, m, role, stages, is_tool)
+        finally:
+            self.tool = None
+
+    def _message_body(self, path: tuple, m: dict, role, stages: tuple[str, ...], is_tool: bool) -> None:
         self.content(path + ("content",), m.get("content"), stages, allow_str=True)
         done = ["content"]
         if "refusal" in m:
@@ -295,8 +318,12 @@ class _Walker:
         if kind == "function_call":
             self.rest(path, m, self.history, ())
         elif kind == "function_call_output":
-            self.content(path + ("output",), m.get("output"), self.tools, allow_str=True)
-            self.rest(path, m, self.tools, ("output",))
+            self.tool = self.in_tool(m.get("call_id"))
+            try:
+                self.content(path + ("output",), m.get("output"), self.tools, allow_str=True)
+                self.rest(path, m, self.tools, ("output",))
+            finally:
+                self.tool = None
         elif kind == "reasoning":
             for key in ("summary", "content"):
                 if key in m:
@@ -344,8 +371,12 @@ class _Walker:
         elif kind == "document":
             self.document(path, part, stages)
         elif kind == "tool_result":
-            self.content(path + ("content",), part.get("content"), self.tools, allow_str=True)
-            self.rest(path, part, self.tools, ("content",))
+            outer, self.tool = self.tool, self.in_tool(part.get("tool_use_id"))
+            try:
+                self.content(path + ("content",), part.get("content"), self.tools, allow_str=True)
+                self.rest(path, part, self.tools, ("content",))
+            finally:
+                self.tool = outer
         elif kind == "tool_use":
             self.data(path + ("input",), part.get("input"), self.history)
             self.rest(path, part, self.history, ("input",))
@@ -386,9 +417,66 @@ def collect(messages: Any, roles: Mapping[str, Any] | None = None, history: str 
         )
     copies = _plain(messages, prefix)
     w = _Walker(table, prefix)
+    w.names = _tool_names(copies)
     for i, m in enumerate(copies):
         w.message(i, m)
     return copies, w.items
+
+
+def _tool_names(copies: list) -> dict[str, str]:
+    """Tool call id -> tool name, from every call the messages carry: Chat Completions
+    ``tool_calls``, Anthropic ``tool_use`` blocks, Responses ``function_call`` items."""
+    names: dict[str, str] = {}
+
+    def add(call_id, name) -> None:
+        if isinstance(call_id, str) and isinstance(name, str):
+            names.setdefault(call_id, name)
+
+    for m in copies:
+        if not isinstance(m, dict):
+            continue
+        if m.get("type") == "function_call":
+            add(m.get("call_id"), m.get("name"))
+            add(m.get("id"), m.get("name"))
+        calls = m.get("tool_calls")
+        if isinstance(calls, list):
+            for c in calls:
+                if isinstance(c, dict) and isinstance(c.get("function"), dict):
+                    add(c.get("id"), c["function"].get("name"))
+        content = m.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") in ("tool_use", "server_tool_use"):
+                    add(part.get("id"), part.get("name"))
+    return names
+
+
+def _without_tool_results(guard, items: list[_Item]) -> None:
+    """A policy without ``on tool_result`` rules: tool results are checked at their stages only."""
+    plan = getattr(guard, "plan", None)
+    if plan is not None and getattr(plan, "by_stage", {}).get("tool_result"):
+        return
+    for it in items:
+        if it.tool is not None:
+            it.stages = tuple(s for s in it.stages if s != "tool_result")
+
+
+def _run_stage(guard, stage: str, idx: list[int], items: list[_Item], texts: list[str], context):
+    if stage == "tool_result":
+        return [guard.check_tool_result(items[n].tool or "", texts[n], context) for n in idx]
+    return guard.check_many([texts[n] for n in idx], stage, context)
+
+
+async def _arun_stage(guard, stage: str, idx: list[int], items: list[_Item], texts: list[str], context):
+    if stage == "tool_result":
+        if not guard.plan.models:
+            return _run_stage(guard, stage, idx, items, texts, context)
+        import asyncio
+        import functools
+
+        return await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(_run_stage, guard, stage, idx, items, texts, context))
+    return await acheck_many(guard, [texts[n] for n in idx], stage, context)
 
 
 def _set(copies: list, path: tuple, value: str) -> None:
@@ -430,6 +518,7 @@ def check_messages(guard, messages: Any, context: Mapping | None, roles: Mapping
                    table: Mapping[str, tuple[str, ...]] | None = None) -> MessagesCheck:
     """Check every untrusted text of ``messages`` (batched per stage; chained stages in rounds)."""
     copies, items = collect(messages, roles, history, prefix, table)
+    _without_tool_results(guard, items)
     texts = [it.text for it in items]
     checks: list = []
     refusal = None
@@ -441,7 +530,7 @@ def check_messages(guard, messages: Any, context: Mapping | None, roles: Mapping
         results = []
         for stage, idx in groups.items():
             batch = [texts[n] for n in idx]
-            for n, t, d in zip(idx, batch, guard.check_many(batch, stage, context)):
+            for n, t, d in zip(idx, batch, _run_stage(guard, stage, idx, items, texts, context)):
                 results.append((n, stage, d, t))
         refusal = _merge(items, texts, results, checks)
         k += 1
@@ -463,6 +552,7 @@ async def acheck_messages(guard, messages: Any, context: Mapping | None, roles: 
                           history: str = "untrusted", prefix: str = "messages",
                           table: Mapping[str, tuple[str, ...]] | None = None) -> MessagesCheck:
     copies, items = collect(messages, roles, history, prefix, table)
+    _without_tool_results(guard, items)
     texts = [it.text for it in items]
     checks: list = []
     refusal = None
@@ -474,7 +564,7 @@ async def acheck_messages(guard, messages: Any, context: Mapping | None, roles: 
         results = []
         for stage, idx in groups.items():
             batch = [texts[n] for n in idx]
-            for n, t, d in zip(idx, batch, await acheck_many(guard, batch, stage, context)):
+            for n, t, d in zip(idx, batch, await _arun_stage(guard, stage, idx, items, texts, context)):
                 results.append((n, stage, d, t))
         refusal = _merge(items, texts, results, checks)
         k += 1
