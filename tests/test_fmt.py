@@ -330,3 +330,10 @@ def test_token_classifier_entities_one_per_line():
     assert out == ('classifier ner = ner "m" max_length 128\n    entity person ["GIVEN_NAME", "SURNAME"]\n'
                    '    entity address ["CITY", "ZIP_CODE"] min_parts 2 joins ["Apt", "Suite"]\n')
     assert tree(out) == tree(src) and format_source(out) == out
+
+
+def test_the_shipped_examples_are_formatted(monkeypatch):
+    # issue 10's target: `policylang fmt --check examples/` exits 0
+    monkeypatch.setenv("POLICYLANG_NO_CONFIG", "1")
+    code, out, err = _run("--check", EXAMPLES, monkeypatch=monkeypatch)
+    assert code == 0, out
