@@ -75,6 +75,10 @@ class Engine:
         self._spec_matcher = plan.spec_matcher
         self._matchers = plan.matchers
         self._regex_twins: dict[int, object] = {}  # spec id -> `regex` twin, for re-validation
+        # per spec id: the validators of its matcher (None when it has none); looked up per hit
+        self._spec_validators = tuple(plan.matchers[m].validators or None for m in plan.spec_matcher)
+        # rule order -> what its citations share (see _citation); filled on first use
+        self._cite_static: dict[int, tuple] = {}
 
     # ------------------------------------------------------------------ input checks
     @staticmethod
@@ -236,15 +240,15 @@ class Engine:
         t2 = time.perf_counter_ns()
         hits: dict[int, list[tuple[int, int]]] = {}
         if raw:
-            spec_matcher, matchers = self._spec_matcher, self._matchers
+            spec_matcher, spec_validators = self._spec_matcher, self._spec_validators
             identity = norm.identity
             ntext = norm.text
             main_len = len(ntext) if identity else norm.main_length
             late = []  # (matcher, start, end): hits reaching past the main text
             for h in raw:
                 m = spec_matcher[h.id]
-                validators = matchers[m].validators
-                if validators:
+                validators = spec_validators[h.id]
+                if validators is not None:
                     value = ntext[h.start:h.end]
                     if not all(v(value) for v in validators):
                         # The longest match failed its check; a shorter or later one inside
@@ -271,7 +275,11 @@ class Engine:
                     late.append((m, h.start, h.end))
                     continue
                 span = (h.start, h.end) if identity else norm.to_original(h.start, h.end)
-                self._add_hit(hits, m, span)
+                lst = hits.get(m)  # _add_hit, inlined: this runs once per hit
+                if lst is None:
+                    hits[m] = [span]
+                elif span[0] >= lst[-1][1]:
+                    lst.append(span)
             if late:
                 self._add_late_hits(hits, late, norm)
             if tool is not None and tool.leaves:
@@ -439,39 +447,59 @@ class Engine:
         return items
 
     def _citation(self, rule: CompiledRule, act: str, err: str | None, st: _TextState) -> Citation:
-        plan = self.plan
+        static = self._cite_static.get(rule.order)
+        if static is None:
+            static = self._cite_static[rule.order] = self._citation_static(rule)
+        rule_id, file, line, principle, principle_id, severity, shadow, named = static
         evidence: list[Evidence] = []
-        for m in rule.matchers:
-            for start, end in st.hits.get(m, ())[:MAX_EVIDENCE]:
-                evidence.append(fast_construct(Evidence, dict(
-                    matcher=plan.matchers[m].qname, start=start, end=end, score=st.span_scores.get((m, start, end)),
-                    label=None, example=None)))
-                if len(evidence) >= MAX_EVIDENCE:
-                    break
-        for m in rule.models:
-            entry = plan.models[m]
-            value = st.frame.scores.get(m)
-            if isinstance(value, dict):
-                label = _default_label(entry, value, rule)
-                evidence.append(fast_construct(Evidence, dict(
-                    matcher=entry.qname, start=None, end=None, score=float(value[label]) if label in value else None,
-                    label=label, example=None)))
-            elif isinstance(value, float):
-                evidence.append(fast_construct(Evidence, dict(
-                    matcher=entry.qname, start=None, end=None, score=value, label=None,
-                    example=st.topic_examples.get(m))))
-        first = evidence[0] if evidence else None
+        if named:
+            hits = st.hits
+            span_scores = st.span_scores
+            for m, qname in named:
+                found = hits.get(m)
+                if not found:
+                    continue
+                for start, end in found[:MAX_EVIDENCE]:
+                    evidence.append(_evidence(qname, start, end,
+                                              span_scores.get((m, start, end)) if span_scores else None, None, None))
+                    if len(evidence) >= MAX_EVIDENCE:
+                        break
+        if rule.models:
+            plan = self.plan
+            for m in rule.models:
+                entry = plan.models[m]
+                value = st.frame.scores.get(m)
+                if isinstance(value, dict):
+                    label = _default_label(entry, value, rule)
+                    evidence.append(_evidence(entry.qname, None, None,
+                                              float(value[label]) if label in value else None, label, None))
+                elif isinstance(value, float):
+                    evidence.append(_evidence(entry.qname, None, None, value, None, st.topic_examples.get(m)))
+        if evidence:
+            first = evidence[0].__dict__
+            matcher, score = first["matcher"], first["score"]
+            span = (first["start"], first["end"]) if first["start"] is not None else None
+        else:
+            matcher = span = score = None
+        c = _new(Citation)
+        _setattr(c, "__dict__", {
+            "rule_id": rule_id, "action": act, "file": file, "line": line,
+            "principle": principle, "principle_id": principle_id,
+            "matcher": matcher, "span": span, "score": score,
+            "severity": severity, "shadow": shadow, "error": err, "evidence": evidence,
+        })
+        _setattr(c, "__pydantic_fields_set__", set(_CITATION_FIELDS))
+        _setattr(c, "__pydantic_extra__", None)
+        _setattr(c, "__pydantic_private__", None)
+        return c
+
+    def _citation_static(self, rule: CompiledRule) -> tuple:
+        """What every citation of ``rule`` holds whatever the text: computed once per rule."""
         principle_id, principle = (rule.principles[0] if rule.principles else (None, None))
         if principle is None and rule.cite is not None:
             principle = rule.cite
-        return fast_construct(Citation, dict(
-            rule_id=rule.rule_id, action=act, file=rule.file, line=rule.line,
-            principle=principle, principle_id=principle_id,
-            matcher=first.matcher if first else None,
-            span=(first.start, first.end) if first is not None and first.start is not None else None,
-            score=first.score if first else None,
-            severity=rule.severity, shadow=rule.shadow, error=err, evidence=evidence,
-        ))
+        named = tuple((m, self.plan.matchers[m].qname) for m in rule.matchers)
+        return (rule.rule_id, rule.file, rule.line, principle, principle_id, rule.severity, rule.shadow, named)
 
     # ------------------------------------------------------------------ public
     def evaluate_turn(self, text: str, stage: str, context: Mapping | None, history) -> tuple[Decision, dict]:
@@ -718,3 +746,22 @@ def _default_label(entry, value: dict, rule) -> str | None:
         if label is not None and value[label] == value.get(None):
             return label
     return None
+
+
+# Evidence and Citation are built once per fired rule (and per hit): what ``fast_construct``
+# does, without the call and the kwargs dict (tests/test_decision.py checks the result against
+# validated models; tests/test_rule_scaling.py checks these two against fast_construct).
+_new = object.__new__
+_setattr = object.__setattr__
+_EVIDENCE_FIELDS = frozenset(Evidence.model_fields)
+_CITATION_FIELDS = frozenset(Citation.model_fields)
+
+
+def _evidence(matcher, start, end, score, label, example) -> Evidence:
+    e = _new(Evidence)
+    _setattr(e, "__dict__", {"matcher": matcher, "start": start, "end": end, "score": score,
+                             "label": label, "example": example})
+    _setattr(e, "__pydantic_fields_set__", set(_EVIDENCE_FIELDS))
+    _setattr(e, "__pydantic_extra__", None)
+    _setattr(e, "__pydantic_private__", None)
+    return e
