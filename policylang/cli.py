@@ -157,6 +157,8 @@ register("rule", "explain a diagnostic code (what, why, an example, the fix)",
          _commands.configure_rule, _commands.cmd_rule)
 register("schema", "print the JSON Schema of decisions and decision-log records",
          _commands.configure_schema, _commands.cmd_schema)
+register("cache", "show where the on-disk caches are and their size, or clear them",
+         _commands.configure_cache, _commands.cmd_cache)
 
 
 # ============================================================================ main

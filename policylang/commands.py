@@ -596,3 +596,62 @@ def cmd_schema(args, out=None, err=None) -> int:
     else:
         out.write(text)
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- cache
+def configure_cache(p) -> None:
+    p.add_argument("action", nargs="?", choices=("info", "clear"), default="info",
+                   help="info (default): where the caches are and their size; clear: delete them")
+
+
+def _cache_files():
+    """``(folder, [files])`` of every cache policylang writes: pattern and gate databases,
+    Lark's parser tables, parsed syntax trees. Only policylang's own file names."""
+    import glob
+
+    import platformdirs
+
+    from policylang.compile.patterns import resolve_cache_dir
+
+    base = os.environ.get("POLICYLANG_CACHE_DIR") or platformdirs.user_cache_dir("policylang", appauthor=False)
+    hs_dir = resolve_cache_dir(None)
+    found = [
+        (hs_dir, sorted(glob.glob(os.path.join(glob.escape(hs_dir), "*.hsdb"))
+                        + glob.glob(os.path.join(glob.escape(hs_dir), ".tmp-*")))),
+        (base, sorted(glob.glob(os.path.join(glob.escape(base), "parser-*.lark")))),
+        (os.path.join(base, "ast"), sorted(glob.glob(os.path.join(glob.escape(base), "ast", "*.ast")))),
+    ]
+    return found
+
+
+def cmd_cache(args, out=None, err=None) -> int:
+    """``policylang cache [info|clear]`` (docs/cli.md#cache)."""
+    from policylang.cli import project_config
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    project_config(args)
+    total = count = 0
+    failed = []
+    for folder, files in _cache_files():
+        size = 0
+        for f in files:
+            try:
+                size += os.path.getsize(f)
+                if args.action == "clear":
+                    os.unlink(f)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                failed.append(f"{f}: {e.strerror}")
+        total += size
+        count += len(files)
+        if args.action == "info":
+            print(f"{folder}  {len(files)} files, {size / 1e6:.1f} MB", file=out)
+    if args.action == "clear":
+        print(f"removed {count - len(failed)} files, {total / 1e6:.1f} MB", file=out)
+        for line in failed:
+            print(f"error: cannot remove {line}", file=err)
+        return 1 if failed else 0
+    print(f"total {count} files, {total / 1e6:.1f} MB", file=out)
+    return 0
