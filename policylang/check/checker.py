@@ -126,7 +126,7 @@ FALLBACK_DEFAULT_STEPS = ("nfkc", "invisible")
 def known_normalize_steps() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(STEPS, DEFAULT_STEPS)`` of the runtime, or the documented fallback."""
     try:
-        from policylang.runtime.normalize import DEFAULT_STEPS, STEPS
+        from policylang.runtime.steps import DEFAULT_STEPS, STEPS
     except ImportError:
         return FALLBACK_STEPS, FALLBACK_DEFAULT_STEPS
     return tuple(STEPS), tuple(DEFAULT_STEPS)

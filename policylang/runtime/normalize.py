@@ -80,10 +80,7 @@ from policylang.runtime import views as _views
 __all__ = ["STEPS", "DEFAULT_STEPS", "UnknownStep", "Normalizer", "NormalizedText"]
 
 # Fold steps (in place, with an offset map), then views (appended, each with its own map).
-VIEW_STEPS: tuple[str, ...] = ("spaced", "rot13", "reversed", "urlencoding", "base32", "braille", "morse",
-                               "nato", "zalgo", "tags", "variation_selectors")
-STEPS: tuple[str, ...] = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex") + VIEW_STEPS
-DEFAULT_STEPS: tuple[str, ...] = ("nfkc", "invisible")
+from policylang.runtime.steps import DEFAULT_STEPS, STEPS, VIEW_STEPS  # noqa: E402
 
 # Order in which steps are applied (and the canonical order of Normalizer.steps).
 _ORDER: tuple[str, ...] = ("invisible", "nfkc", "confusables", "leetspeak", "base64", "hex") + VIEW_STEPS

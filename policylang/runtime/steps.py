@@ -1,0 +1,13 @@
+"""The names of the normalization steps (``normalize ...`` in a policy), without the code.
+
+``policylang check`` needs the names only; importing them from here keeps it from loading
+the normalizer and numpy (~100 ms of a `check` run).
+"""
+
+from __future__ import annotations
+
+# Fold steps (in place, with an offset map), then views (appended, each with its own map).
+VIEW_STEPS: tuple[str, ...] = ("spaced", "rot13", "reversed", "urlencoding", "base32", "braille", "morse",
+                               "nato", "zalgo", "tags", "variation_selectors")
+STEPS: tuple[str, ...] = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex") + VIEW_STEPS
+DEFAULT_STEPS: tuple[str, ...] = ("nfkc", "invisible")
