@@ -237,3 +237,89 @@ def test_callback_handler_refuses_and_records(guard):
     refused = [d for d in handler.decisions if d.refused]
     assert refused and refused[-1].citations[0].rule_id.endswith("no_jailbreak")
     assert isinstance(SystemMessage("x"), SystemMessage)
+
+
+# --------------------------------------------------------------------------- tool-call rules
+
+TOOLS_SRC = r"""
+policy lc_tools
+principle data "mail stays inside example.com"
+pattern outside = /@(?!example\.com\b)[A-Za-z0-9.-]+/
+pattern card = /\b(?:\d[ -]?){12,18}\d\b/ validate luhn kind "card"
+rule no_outside_mail on tool_call:
+    when tool.name == "send" and outside in tool.args.to
+    refuse "Mail goes to example.com only."
+    because data
+rule cards_in_tools on tool_call:
+    when card
+    redact "[card]"
+    because data
+"""
+TOOL_REFUSAL = "Mail goes to example.com only."
+
+
+@pytest.fixture(scope="module")
+def tguard():
+    return policylang.loads(TOOLS_SRC, cache_dir=False)
+
+
+def _answer_with_calls():
+    calls = [{"name": "send", "args": {"to": "eve@evil.test", "body": "hi"}, "id": "t1"},
+             {"name": "send", "args": {"to": "ana@example.com", "body": "card 4111111111111111"}, "id": "t2"}]
+    raw = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["args"])}}
+           for c in calls]
+    return AIMessage("On it.", tool_calls=calls, additional_kwargs={"tool_calls": raw})
+
+
+def test_invoke_tool_calls_go_through_check_tool_call(tguard, tmp_path):
+    log = tmp_path / "d.jsonl"
+    chain = PROMPT | FakeListChatModel(responses=["x"]) | RunnableLambda(lambda _: _answer_with_calls())
+    out = tguard.as_runnable(chain, log=log).invoke({"q": "mail"})
+    assert [c["id"] for c in out.tool_calls] == ["t2"]
+    assert out.tool_calls[0]["args"] == {"to": "ana@example.com", "body": "card [card]"}
+    assert out.content == "On it.\n" + TOOL_REFUSAL
+    raw = out.additional_kwargs["tool_calls"]
+    assert [c["id"] for c in raw] == ["t2"] and json.loads(raw[0]["function"]["arguments"])["body"] == "card [card]"
+    assert "eve@evil.test" not in out.model_dump_json() and "4111" not in out.model_dump_json()
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    parts = {r["part"]: r for r in recs}
+    assert parts["output.tool_calls[0]"]["action"] == "refuse" and parts["output.tool_calls[1]"]["action"] == "redact"
+    assert {r["outcome"] for r in recs} == {"refused"}
+    # the only call refused: content_filter
+    only = AIMessage("", tool_calls=[{"name": "send", "args": {"to": "eve@evil.test"}, "id": "t1"}])
+    out = tguard.as_runnable(RunnableLambda(lambda _: only)).invoke("mail")
+    assert out.tool_calls == [] and out.content == TOOL_REFUSAL
+    assert out.response_metadata["finish_reason"] == "content_filter"
+    with pytest.raises(Refused):
+        tguard.as_runnable(RunnableLambda(lambda _: only), on_refuse="raise").invoke("mail")
+    out = asyncio.run(tguard.as_runnable(chain).ainvoke({"q": "mail"}))
+    assert [c["id"] for c in out.tool_calls] == ["t2"] and out.content.endswith(TOOL_REFUSAL)
+
+
+def test_stream_tool_calls_go_through_check_tool_call(tguard):
+    chunks = list(tguard.as_runnable(PROMPT | _tool_stream(['{"to": "eve@ev', 'il.test"}'])).stream({"q": "hi"}))
+    assert not any(c.tool_call_chunks for c in chunks)
+    assert "".join(c.content for c in chunks) == "Sending now.\n" + TOOL_REFUSAL
+    assert chunks[-1].response_metadata["finish_reason"] == "content_filter"
+    assert "eve@" not in json.dumps([c.model_dump() for c in chunks])
+    ok = _tool_stream(['{"to": "ana@example.com", "body": "card 4111', ' 1111 1111 1111"}'])
+    chunks = list(tguard.as_runnable(PROMPT | ok).stream({"q": "hi"}))
+    calls = [c for c in chunks if c.tool_call_chunks]
+    assert len(calls) == 1 and json.loads(calls[0].tool_call_chunks[0]["args"])["body"] == "card [card]"
+
+    async def agen(_inputs):
+        async for _ in _inputs:
+            pass
+        yield AIMessageChunk(content="Sending now.", tool_call_chunks=[
+            {"name": "send", "args": '{"to": "eve@', "id": "t1", "index": 0}])
+        yield AIMessageChunk(content="", tool_call_chunks=[{"name": None, "args": 'evil.test"}', "id": None,
+                                                            "index": 0}])
+
+    async def main():
+        return [c async for c in tguard.as_runnable(PROMPT | RunnableGenerator(agen)).astream({"q": "hi"})]
+
+    chunks = asyncio.run(main())
+    assert "".join(c.content for c in chunks).endswith(TOOL_REFUSAL) and not any(c.tool_call_chunks for c in chunks)
+    with pytest.raises(Refused):
+        list(tguard.as_runnable(PROMPT | _tool_stream(['{"to": "eve@evil.test"}']), on_refuse="raise").stream(
+            {"q": "hi"}))

@@ -19,6 +19,12 @@ Values understood (anything else raises :class:`ContentShapeError`, never passes
 * a dict (a prompt's variables, a JSON parser's output): every string in it, and every message
   list in it (a ``MessagesPlaceholder`` history).
 
+Tool calls in the chain's answer (``AIMessage.tool_calls``, streamed ``tool_call_chunks``
+once whole) go through ``guard.check_tool_call`` (rules ``on tool_call``) before the output
+check: a refused call is removed (from ``additional_kwargs["tool_calls"]`` too) and its
+message appended to the content (``finish_reason`` ``content_filter`` when none is left);
+redacted args are written back.
+
 Refusals: ``on_refuse="message"`` returns the rule's message (an ``AIMessage`` with
 ``response_metadata={"finish_reason": "content_filter"}`` where the value was a message or a
 prompt, else the string); ``"raise"`` raises :class:`policylang.Refused`; a callable returns
@@ -34,6 +40,7 @@ and records every decision, but it cannot redact (callbacks cannot change values
 from __future__ import annotations
 
 import functools
+import json
 import operator
 from typing import Any, Iterator, AsyncIterator, Mapping
 
@@ -221,7 +228,15 @@ class _Ctx:
             self.cl.extend(entries)
             self.seen.extend(d for d, _, _ in entries)
             return refused, new
+        if kind == "tool":
+            return self._tool(self.guard.check_tool_call(req[1], req[2], self.ctx), req)
         raise AssertionError(kind)
+
+    def _tool(self, d: Decision, req) -> Decision:
+        args = req[2]
+        self.cl.add(d, args if isinstance(args, str) else _json_text(args), req[3])
+        self.seen.append(d)
+        return d
 
     async def aanswer(self, req):
         kind = req[0]
@@ -243,6 +258,12 @@ class _Ctx:
             self.cl.extend(entries)
             self.seen.extend(d for d, _, _ in entries)
             return refused, new
+        if kind == "tool":
+            import asyncio
+
+            d = await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self.guard.check_tool_call, req[1], req[2], self.ctx))
+            return self._tool(d, req)
         raise AssertionError(kind)
 
     def run(self, gen):
@@ -260,6 +281,61 @@ class _Ctx:
                 req = gen.send(await self.aanswer(req))
         except StopIteration as stop:
             return stop.value
+
+
+def _json_text(value) -> str:
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _with_notes(content, notes: list[str]):
+    """``content`` (a string or a list of blocks) with the refusal ``notes`` appended."""
+    if isinstance(content, list):
+        return list(content) + [{"type": "text", "text": n} for n in notes]
+    return "\n".join(([content] if content else []) + notes)
+
+
+def _tool_call_steps(msg: AIMessage):
+    """The answer's ``tool_calls`` through ``check_tool_call``: refused calls removed (their
+    messages appended to the content), redacted args written back. Returns (the first
+    refusal or None, the message)."""
+    import json
+
+    kept, notes, refused, new_args = [], [], None, {}
+    for j, call in enumerate(msg.tool_calls):
+        d = yield ("tool", str(call.get("name") or ""), call.get("args") or {}, f"output.tool_calls[{j}]")
+        if d.refused:
+            refused = refused or d
+            notes.append(d.text)
+            continue
+        if d.action == "redact" and d.arguments is not None:
+            call = {**call, "args": d.arguments}
+            new_args[call.get("id")] = d.arguments
+        kept.append(call)
+    if refused is None and not new_args:
+        return None, msg
+    update: dict[str, Any] = {"tool_calls": kept}
+    if notes:
+        update["content"] = _with_notes(msg.content, notes)
+        if not kept:
+            update["response_metadata"] = {**msg.response_metadata, "finish_reason": "content_filter"}
+    raw = msg.additional_kwargs.get("tool_calls")
+    if isinstance(raw, list):  # the provider's own copy of the calls (OpenAI shape) says the same
+        ids = {c.get("id") for c in kept}
+        out = []
+        for c in raw:
+            if not isinstance(c, dict) or c.get("id") not in ids:
+                continue
+            if c.get("id") in new_args and isinstance(c.get("function"), dict):
+                c = {**c, "function": {**c["function"],
+                                       "arguments": json.dumps(new_args[c["id"]], ensure_ascii=False)}}
+            out.append(c)
+        update["additional_kwargs"] = {**msg.additional_kwargs, "tool_calls": out}
+    return refused, msg.model_copy(update=update)
 
 
 def _refusal_message(text: str) -> AIMessage:
@@ -337,12 +413,23 @@ class GuardRunnable(Runnable):
             return value
         try:
             result = self.chain.invoke(value, config, **kwargs)
+            tool_refused = None
+            if isinstance(result, AIMessage) and result.tool_calls:
+                tool_refused, result = c.run(_tool_call_steps(result))
             refused, out, kind = c.run(_steps(result, "output", self._table, "output"))
         except BaseException as exc:
             self._fail(cl, exc)
             raise
+        return self._answer(refused, tool_refused, out, kind, cl)
+
+    def _answer(self, refused, tool_refused, out, kind, cl: CallLog):
         if refused is not None:
             return self._refused(refused, kind, cl)
+        if tool_refused is not None:
+            if self.on_refuse != "message":
+                return self._refused(tool_refused, kind, cl)
+            cl.finish("refused")
+            return out
         cl.finish("allowed")
         return out
 
@@ -362,14 +449,14 @@ class GuardRunnable(Runnable):
             return value
         try:
             result = await self.chain.ainvoke(value, config, **kwargs)
+            tool_refused = None
+            if isinstance(result, AIMessage) and result.tool_calls:
+                tool_refused, result = await c.arun(_tool_call_steps(result))
             refused, out, kind = await c.arun(_steps(result, "output", self._table, "output"))
         except BaseException as exc:
             self._fail(cl, exc)
             raise
-        if refused is not None:
-            return self._refused(refused, kind, cl)
-        cl.finish("allowed")
-        return out
+        return self._answer(refused, tool_refused, out, kind, cl)
 
     # ------------------------------------------------------------------ streams
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
@@ -406,7 +493,7 @@ class GuardRunnable(Runnable):
             if result is None:  # allowed: what was held back, then tool calls and other values
                 for item in st.rest(c.run):
                     yield item
-                outcome = "refused" if st.refusal is not None else "allowed"
+                outcome = "refused" if st.refusal is not None or st.tool_notes else "allowed"
             else:
                 outcome = "refused"
                 yield result
@@ -458,7 +545,7 @@ class GuardRunnable(Runnable):
             if result is None:
                 for item in st.rest_items(await c.arun(st.rest_steps())):
                     yield item
-                outcome = "refused" if st.refusal is not None else "allowed"
+                outcome = "refused" if st.refusal is not None or st.tool_notes else "allowed"
             else:
                 outcome = "refused"
                 yield result
@@ -508,6 +595,7 @@ class _ChunkState:
         self.tool_chunks: list[AIMessageChunk] = []
         self.others: list = []
         self.refusal: Decision | None = None
+        self.tool_notes: list[str] = []  # messages of refused tool calls
 
     def feed(self, chunk):
         if isinstance(chunk, str):
@@ -556,10 +644,19 @@ class _ChunkState:
             calls = []
             for i, tc in enumerate(agg.tool_call_chunks):
                 args = tc.get("args") or ""
+                d = yield ("tool", str(tc.get("name") or ""), args if args.strip() else "{}",
+                           f"output.tool_calls[{i}]")
+                if d.refused:
+                    if self.owner.on_refuse == "raise":
+                        raise Refused(d)
+                    self.tool_notes.append(d.text)
+                    continue
+                if d.action == "redact" and d.arguments is not None:
+                    args = json.dumps(d.arguments, ensure_ascii=False)
                 r, new = (yield ("json", args, f"output.tool_calls[{i}].args")) if args else (None, args)
                 if r is not None:
                     return r, None, None
-                calls.append({**tc, "args": new})
+                calls.append({**tc, "args": new, "index": len(calls)})
         other = None
         if self.others:
             try:
@@ -579,6 +676,10 @@ class _ChunkState:
         items = []
         if self.tail:
             items.append(AIMessageChunk(content=self.tail) if self.kind == "message" else self.tail)
+        if self.tool_notes:  # refused tool calls: their messages instead of the calls
+            sep = "\n" if self.sg.text() else ""
+            meta = {} if calls else {"finish_reason": "content_filter"}
+            items.append(AIMessageChunk(content=sep + "\n".join(self.tool_notes), response_metadata=meta))
         if calls:
             items.append(AIMessageChunk(content="", tool_call_chunks=calls))
         if other is not None:
