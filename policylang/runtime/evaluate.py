@@ -23,6 +23,7 @@ from policylang.errors import PolicyEvaluationError
 from policylang.runtime import redact
 from policylang.runtime.normalize import Normalizer
 from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT, Hit, RegexTimeout
+from policylang.runtime.validators import ValidatorError
 
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
@@ -38,7 +39,7 @@ class _TextState:
     """Per-text working state between the two phases."""
 
     __slots__ = ("text", "norm", "hits", "frame", "fired", "needed", "t_norm", "t_scan", "t0", "errors",
-                 "topic_examples", "span_scores", "frames")
+                 "topic_examples", "span_scores", "frames", "failed")
 
     def __init__(self, text, norm, hits, frame, t0, t_norm, t_scan):
         self.text = text
@@ -55,6 +56,7 @@ class _TextState:
         self.topic_examples: dict[int, str] = {}
         self.span_scores: dict[tuple[int, int, int], float] = {}  # (matcher, start, end) -> entity score
         self.frames: dict[int, Frame] = {}  # rule order -> the frame of a rule `over ... turns`
+        self.failed: str | None = None  # a validator raised on a match a rule reads: what happened
 
 
 class Engine:
@@ -231,6 +233,64 @@ class Engine:
                 p += 1
         return out
 
+    def _validate(self, h, m: int, validators, ntext: str, main_len: int, norm, hits: dict, late: list) -> bool:
+        """Run ``m``'s validators on hit ``h``; True when that placed its hits (the value spans
+        it holds, or the re-validated matches inside it), False when ``h`` is a plain hit.
+        A validator that raises raises :class:`ValidatorError` through here."""
+        identity = norm.identity
+        value = ntext[h.start:h.end]
+        if not all(v(value) for v in validators):
+            # The longest match failed its check; a shorter or later one inside
+            # it may pass ("1234 4111 1111 1111 1111" holds a valid card).
+            try:
+                again = self._revalidate(h, ntext, validators)
+            except TimeoutError:  # `regex` timeout= of the re-validation search
+                raise RegexTimeout(h.id, self.regex_timeout or 0.0) from None
+            for p, q in again:
+                for a, b in self._bounded(p, q, ntext, validators):
+                    if b > main_len:
+                        late.append((m, a, b))
+                    else:
+                        self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
+            return True
+        if any(hasattr(v, "bounds") for v in validators):
+            for a, b in self._bounded(h.start, h.end, ntext, validators):
+                if b > main_len:
+                    late.append((m, a, b))
+                else:
+                    self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
+            return True
+        return False
+
+    def _validator_failures(self, st: "_TextState", stage: str, failed: list) -> dict[int, str]:
+        """Fail closed on validators that raised: each failure is an error on the decision, and
+        every rule of ``stage`` that reads a failed pattern refuses (rule order -> the error).
+        Like a model error with ``on_error refuse``; a rule that does not read it is unaffected."""
+        plan = self.plan
+        norm = st.norm
+        by_matcher: dict[int, str] = {}
+        for m, a, b, exc in failed:
+            entry = plan.matchers[m]
+            try:
+                oa, ob = (a, b) if norm.identity else norm.to_original(a, b)
+                where = f" on the match at {oa}-{ob}"
+            except Exception:  # noqa: BLE001 - a span across views: say no offsets
+                where = ""
+            err = (f"validator `{exc.validator}` of pattern `{entry.qname}` ({entry.span.file}:{entry.span.line}) "
+                   f"raised {exc.reason}{where}")
+            msg = f"{err}; the rules that read it refuse (fail closed)"
+            if msg not in st.errors:
+                st.errors.append(msg)
+            by_matcher.setdefault(m, err)
+        refusing: dict[int, str] = {}
+        for rule in plan.by_stage.get(stage, ()):
+            for m in (*rule.matchers, *(rule.gate or ())):
+                err = by_matcher.get(m)
+                if err is not None:
+                    refusing[rule.order] = err
+                    break
+        return refusing
+
     def _phase1(self, text: str, stage: str, context: Mapping, tool=None, history=None) -> _TextState:
         t0 = time.perf_counter_ns()
         norm = self.normalizer(text)
@@ -245,31 +305,16 @@ class Engine:
             ntext = norm.text
             main_len = len(ntext) if identity else norm.main_length
             late = []  # (matcher, start, end): hits reaching past the main text
+            failed = []  # (matcher, start, end, ValidatorError): a validator raised on a match
             for h in raw:
                 m = spec_matcher[h.id]
                 validators = spec_validators[h.id]
                 if validators is not None:
-                    value = ntext[h.start:h.end]
-                    if not all(v(value) for v in validators):
-                        # The longest match failed its check; a shorter or later one inside
-                        # it may pass ("1234 4111 1111 1111 1111" holds a valid card).
-                        try:
-                            again = self._revalidate(h, ntext, validators)
-                        except TimeoutError:  # `regex` timeout= of the re-validation search
-                            raise RegexTimeout(h.id, self.regex_timeout or 0.0) from None
-                        for p, q in again:
-                            for a, b in self._bounded(p, q, ntext, validators):
-                                if b > main_len:
-                                    late.append((m, a, b))
-                                else:
-                                    self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
-                        continue
-                    if any(hasattr(v, "bounds") for v in validators):
-                        for a, b in self._bounded(h.start, h.end, ntext, validators):
-                            if b > main_len:
-                                late.append((m, a, b))
-                            else:
-                                self._add_hit(hits, m, (a, b) if identity else norm.to_original(a, b))
+                    try:
+                        if self._validate(h, m, validators, ntext, main_len, norm, hits, late):
+                            continue
+                    except ValidatorError as exc:  # the check itself failed: not a non-match
+                        failed.append((m, h.start, h.end, exc))
                         continue
                 if h.end > main_len:
                     late.append((m, h.start, h.end))
@@ -284,9 +329,12 @@ class Engine:
                 self._add_late_hits(hits, late, norm)
             if tool is not None and tool.leaves:
                 _clip_to_leaves(hits, tool.leaves)
+        else:
+            failed = None
         frame = Frame(hits, {}, context, len(text), tool)
         st = _TextState(text, norm, hits, frame, t0, t1 - t0, t2 - t1)
         plan = self.plan
+        refusing = self._validator_failures(st, stage, failed) if failed else None
         candidates = plan.ungated[stage]
         if hits:
             gated = plan.gated_by[stage]
@@ -303,10 +351,18 @@ class Engine:
                 # the condition sees this turn's hits and those of the earlier turns in scope
                 st.frames[rule.order] = Frame(_turn_hits(hits, history, rule.turns), frame.scores, context,
                                               len(text), tool)
+        if refusing:
+            st.failed = next(iter(refusing.values()))
+            known = {r.order for r in candidates}
+            more = [r for r in plan.by_stage[stage] if r.order in refusing and r.order not in known]
+            if more:
+                candidates = sorted((*candidates, *more), key=lambda r: r.order)
         needed = []
         frames = st.frames
         for rule in candidates:
-            if rule.models:
+            if refusing and rule.order in refusing:
+                st.fired.append((rule, refusing[rule.order], "refuse"))
+            elif rule.models:
                 needed.append(rule)
             elif rule.condition(frames.get(rule.order, frame) if frames else frame):
                 st.fired.append((rule, None, rule.action.kind))
@@ -436,6 +492,8 @@ class Engine:
     def _redact_items(self, text: str, stage: str, context: Mapping) -> list:
         """Spans that redact rules (without models) would redact in ``text``."""
         st = self._phase1(text, stage, context)
+        if st.failed:  # a validator raised on the redacted text: the whole decision fails closed
+            raise _RescanFailed(f"{st.failed} on the re-scan of the redacted text; refused (fail closed)")
         items = []
         for rule, err, act in st.fired:
             if act != "redact" or rule.shadow or err is not None:
@@ -521,6 +579,8 @@ class Engine:
             return self._decide(st, stage), {m: len(v) for m, v in st.hits.items() if v}
         except RegexTimeout as exc:
             return self._failed(text, stage, self._timeout_message(exc), t0), {}
+        except _RescanFailed as exc:
+            return self._failed(text, stage, str(exc), t0), {}
 
     def evaluate(self, text: str, stage: str = "input", context: Mapping | None = None, tool=None) -> Decision:
         self._check_stage(stage)
@@ -538,6 +598,8 @@ class Engine:
             return self._decide(st, stage)
         except RegexTimeout as exc:
             return self._failed(text, stage, self._timeout_message(exc), t0)
+        except _RescanFailed as exc:
+            return self._failed(text, stage, str(exc), t0)
 
     # ------------------------------------------------------------------ tool calls
     def evaluate_tool_call(self, name: str, arguments, context: Mapping | None = None) -> Decision:
@@ -560,6 +622,8 @@ class Engine:
             d = self._decide(st, "tool_call")
         except RegexTimeout as exc:
             return self._failed(text, "tool_call", self._timeout_message(exc), t0)
+        except _RescanFailed as exc:
+            return self._failed(text, "tool_call", str(exc), t0)
         if d.action == "refuse":
             return d
         args = tools.rewrite(view.args, text, view.leaves, d.redactions) if d.action == "redact" else view.args
@@ -644,12 +708,16 @@ class Engine:
             return self._phase1(text, stage, context)
         except RegexTimeout as exc:
             return self._failed(text, stage, self._timeout_message(exc), t0)
+        except _RescanFailed as exc:
+            return self._failed(text, stage, str(exc), t0)
 
     def _decide_or_fail(self, st: _TextState, stage: str) -> Decision:
         try:
             return self._decide(st, stage)
         except RegexTimeout as exc:  # the re-scan of a redacted text
             return self._failed(st.text, stage, self._timeout_message(exc), st.t0)
+        except _RescanFailed as exc:
+            return self._failed(st.text, stage, str(exc), st.t0)
 
 
 # What a decision's `errors` entry says the model's `on_error` did with the failure.
@@ -746,6 +814,10 @@ def _default_label(entry, value: dict, rule) -> str | None:
         if label is not None and value[label] == value.get(None):
             return label
     return None
+
+
+class _RescanFailed(Exception):
+    """A validator raised while a redacted text was scanned again: refuse the whole text."""
 
 
 # Evidence and Citation are built once per fired rule (and per hit): what ``fast_construct``

@@ -1,8 +1,8 @@
 """Validators: checks run on pattern hits (``pattern card = /.../ validate luhn``).
 
 Each validator takes the matched text and returns whether it is a plausible
-instance of the thing the pattern looks for. Validators never raise: garbage,
-including non-``str`` input, gives ``False``.
+instance of the thing the pattern looks for. Garbage, including non-``str`` input, gives
+``False``; a check that itself raises gives :class:`ValidatorError` (the engine refuses).
 
 ==============  ==================================================================
 ``luhn``        payment card: 12-19 digits (space/dash/dot groups allowed), Luhn
@@ -60,13 +60,28 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-__all__ = ["VALIDATORS", "Validator"]
+__all__ = ["VALIDATORS", "Validator", "ValidatorError"]
 
 Validator = Callable[[str], bool]
 
 
+class ValidatorError(Exception):
+    """A validator raised on a value: a failed check, not a non-match.
+
+    The engine fails closed on it (``Decision.errors`` names the validator and the pattern;
+    the rules that read the pattern refuse). ``reason`` is the exception's type only: its
+    message may quote the matched value.
+    """
+
+    def __init__(self, validator: str, exc: BaseException):
+        self.validator = validator
+        self.reason = type(exc).__name__
+        super().__init__(f"validator `{validator}` raised {self.reason}")
+
+
 def _safe(fn: Validator) -> Validator:
-    """Never raise; anything that is not a ``str`` is not valid."""
+    """Anything that is not a ``str`` is not valid; an exception is a :class:`ValidatorError`
+    (never read as "no match": that would let the value through unseen)."""
 
     @functools.wraps(fn)
     def wrapper(value: str) -> bool:
@@ -74,8 +89,8 @@ def _safe(fn: Validator) -> Validator:
             return False
         try:
             return bool(fn(value))
-        except Exception:  # noqa: BLE001 - a validator must never break a scan
-            return False
+        except Exception as exc:  # noqa: BLE001 - any failure of the check itself
+            raise ValidatorError(wrapper.__name__, exc) from exc
 
     return wrapper
 
