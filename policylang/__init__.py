@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from policylang.check import check_source
     from policylang.decision import Citation, Decision, Evidence, Redaction
     from policylang.guard import Guard, load, loads
+    from policylang.middleware.vault import Vault
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ _LAZY = {
     "Guard": "policylang.guard",
     "load": "policylang.guard",
     "loads": "policylang.guard",
+    "Vault": "policylang.middleware.vault",
 }
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "PolicySyntaxError",
     "Redaction",
     "Refused",
+    "Vault",
     "check_source",
     "load",
     "loads",

@@ -8,7 +8,8 @@ import policylang
 def test_all_is_pinned():
     assert sorted(policylang.__all__) == [
         "Citation", "Decision", "Evidence", "Guard", "PolicyCheckError", "PolicyCompileError", "PolicyError",
-        "PolicyEvaluationError", "PolicySyntaxError", "Redaction", "Refused", "check_source", "load", "loads",
+        "PolicyEvaluationError", "PolicySyntaxError", "Redaction", "Refused", "Vault", "check_source", "load",
+        "loads",
     ]
     for name in policylang.__all__:
         assert getattr(policylang, name).__doc__, f"{name} has no docstring"

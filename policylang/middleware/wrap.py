@@ -26,6 +26,11 @@ Request context for rules (``context.role == "clinician"``): ``wrap(fn, context=
 ``policy_context={...}``, which is popped before ``fn`` is called and overrides the
 wrap-level context key by key.
 
+Reversible redaction: ``wrap(fn, vault=Vault())`` (:mod:`policylang.middleware.vault`) sends
+every span the input policy redacts (in a ``str`` prompt or a chat message) as a vault placeholder
+(``[email_1]``) instead of the rule's replacement, and restores the placeholders in the
+answer (str, message dict, streams) after the output policy checked it.
+
 If ``fn`` raises, the exception propagates unchanged and the decision log records the
 call's input decisions with ``"outcome": "error"`` (never ``"allowed"``).
 """
@@ -139,10 +144,47 @@ def _kind(value) -> str:
     )
 
 
+def _vault_text(vault, value: str, d: Decision) -> str:
+    """``value`` with the vault's placeholders where ``d`` redacted it; ``d.text`` when ``d``'s
+    text is not exactly its redactions applied to ``value`` (nothing redacted, shadow rules)."""
+    from policylang.runtime.redact import apply
+
+    if not d.redactions or d.refused or apply(value, d.redactions) != d.text:
+        return d.text
+    return vault.redact(value, d.redactions)
+
+
+def _vault_messages(vault, mc) -> None:
+    """Vault placeholders into the redacted message copies, for each text checked once.
+
+    A text checked in chained rounds (a tool result, then its context stage) keeps the rules'
+    replacements: still redacted, only not restorable.
+    """
+    if mc.refusal is not None:
+        return
+    by_label: dict[str, list] = {}
+    for d, checked, label in mc.checks:
+        by_label.setdefault(label, []).append((d, checked))
+    for it in mc.items:
+        found = by_label.get(it.label)
+        if not found or len(found) != 1:
+            continue
+        d, checked = found[0]
+        if checked != it.text:
+            continue
+        new = _vault_text(vault, it.text, d)
+        if new != d.text:
+            node = mc.messages
+            for p in it.path[:-1]:
+                node = node[p]
+            if node[it.path[-1]] == d.text:
+                node[it.path[-1]] = new
+
+
 def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, log_text: bool = False,
          context: Mapping | Callable[[], Mapping] | None = None, roles: Mapping[str, Any] | None = None,
          history: str = "untrusted", hold_back: int | None = None, global_rules: str = "buffer",
-         prompt_arg: int | str = 0):
+         prompt_arg: int | str = 0, vault=None):
     """Guard ``fn`` (see the module docstring); usable as ``@guard.wrap`` or ``@guard.wrap(...)``."""
     _check_on_refuse(on_refuse)
     if global_rules not in ("buffer", "end"):
@@ -150,13 +192,37 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
     if fn is None:
         return functools.partial(wrap, guard, on_refuse=on_refuse, log=log, log_text=log_text, context=context,
                                  roles=roles, history=history, hold_back=hold_back, global_rules=global_rules,
-                                 prompt_arg=prompt_arg)
+                                 prompt_arg=prompt_arg, vault=vault)
     table = role_table(roles, history)
+    if vault is not None:
+        from policylang.middleware.vault import Vault
+
+        if not isinstance(vault, Vault):
+            raise TypeError(f"vault= must be a policylang.Vault, got {type(vault).__name__}")
     if not callable(fn):
         raise TypeError(f"guard.wrap() needs a callable, got {type(fn).__name__}")
     dlog = as_log(log, log_text)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
     stream_opts = dict(on_refuse=on_refuse, hold_back=hold_back, global_rules=global_rules)
+
+    def restored(text: str) -> str:
+        return vault.restore(text) if vault is not None else text
+
+    def input_text(value: str, d: Decision) -> str:
+        """What to send on for a str prompt: the vault's placeholders in place of the redactions."""
+        return _vault_text(vault, value, d) if vault is not None else d.text
+
+    def input_messages(mc):
+        if vault is not None:
+            _vault_messages(vault, mc)
+        return mc.messages
+
+    def vaulted(stream):
+        if vault is None:
+            return stream
+        from policylang.middleware.vault import AsyncVaultStream, VaultStream
+
+        return AsyncVaultStream(stream, vault) if hasattr(stream, "__aiter__") else VaultStream(stream, vault)
 
     def output_sync(result, ctx, cl: CallLog):
         if isinstance(result, str):
@@ -166,7 +232,7 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                 cl.finish("refused")
                 return refusal_value(d, on_refuse)
             cl.finish("allowed")
-            return d.text
+            return restored(d.text)
         return output_other(result, ctx, cl, guard.check)
 
     async def output_async(result, ctx, cl: CallLog):
@@ -177,7 +243,7 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                 cl.finish("refused")
                 return refusal_value(d, on_refuse)
             cl.finish("allowed")
-            return d.text
+            return restored(d.text)
         if isinstance(result, Mapping) and isinstance(result.get("content"), str):
             d = await guard.acheck(result["content"], "output", ctx)
             return message_result(result, d, cl)
@@ -194,7 +260,7 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
             out["content"] = value
             return out
         cl.finish("allowed")
-        out["content"] = d.text
+        out["content"] = restored(d.text)
         return out
 
     def output_other(result, ctx, cl: CallLog, check):
@@ -204,9 +270,9 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
         if isinstance(result, Mapping) and isinstance(result.get("content"), str):
             return message_result(result, check(result["content"], "output", ctx), cl)
         if hasattr(result, "__aiter__"):
-            return AsyncGuardedStream(guard, result, context=ctx, calllog=cl, call=name, **stream_opts)
+            return vaulted(AsyncGuardedStream(guard, result, context=ctx, calllog=cl, call=name, **stream_opts))
         if hasattr(result, "__next__") and not isinstance(result, (str, bytes, bytearray, Mapping)):
-            return GuardedStream(guard, result, context=ctx, calllog=cl, call=name, **stream_opts)
+            return vaulted(GuardedStream(guard, result, context=ctx, calllog=cl, call=name, **stream_opts))
         cl.finish("error", {"error": "TypeError"})
         raise TypeError(
             f"guard.wrap: {name} returned {type(result).__name__}; a guarded model call must return a str, "
@@ -221,13 +287,13 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                     cl.add(d, value, _text_label(loc, prompt_arg))
                     if d.refused:
                         return d, args, kwargs
-                    new = d.text
+                    new = input_text(value, d)
                 else:
                     mc = check_messages(guard, value, ctx, prefix=_prefix(loc, prompt_arg), table=table)
                     cl.extend(mc.entries())
                     if mc.refusal is not None:
                         return mc.refusal, args, kwargs
-                    new = mc.messages
+                    new = input_messages(mc)
                 args, kwargs = _replace(args, kwargs, loc, new)
         except ContentShapeError as exc:
             cl.add_bare("input", guard.policy_hash, None, {"detail": str(exc)})
@@ -243,13 +309,13 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                     cl.add(d, value, _text_label(loc, prompt_arg))
                     if d.refused:
                         return d, args, kwargs
-                    new = d.text
+                    new = input_text(value, d)
                 else:
                     mc = await acheck_messages(guard, value, ctx, prefix=_prefix(loc, prompt_arg), table=table)
                     cl.extend(mc.entries())
                     if mc.refusal is not None:
                         return mc.refusal, args, kwargs
-                    new = mc.messages
+                    new = input_messages(mc)
                 args, kwargs = _replace(args, kwargs, loc, new)
         except ContentShapeError as exc:
             cl.add_bare("input", guard.policy_hash, None, {"detail": str(exc)})
@@ -276,8 +342,8 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                     return refused, None
                 return None, call_fn(a, kw, cl)
 
-            return AsyncGuardedStream(guard, None, input_check=input_check, context=ctx, calllog=cl, call=name,
-                                      **stream_opts)
+            return vaulted(AsyncGuardedStream(guard, None, input_check=input_check, context=ctx, calllog=cl,
+                                              call=name, **stream_opts))
 
         return agen_wrapper
 
