@@ -298,3 +298,21 @@ def test_values_never_in_decision_or_log(guard, tmp_path):
     out_rec = [r for r in outs if r["stage"] == "output"]
     assert out_rec and all(secret_mail not in json.dumps(r) for r in out_rec)
     assert "[email_1]" in out_rec[0]["text"]
+
+
+def test_closing_a_vault_stream_closes_the_upstream(guard):
+    v = Vault()
+    closed = []
+
+    def llm(prompt):
+        try:
+            yield from ["Hi [email", "_1] ", "more ", "text"]
+        finally:
+            closed.append(True)
+
+    stream = guard.wrap(llm, vault=v)("jane@example.com")
+    first = next(stream)
+    assert "[" not in first
+    stream.close()
+    assert closed == [True]
+    assert stream.stats is not None  # the guarded stream's attributes pass through
