@@ -66,3 +66,11 @@ def test_policy_snippets_parse(doc):
     for body in _blocks(doc, "policy"):
         result = parse(SourceFile(doc, body))
         assert result.ok, [d.concise() for d in result.diagnostics]
+
+
+@pytest.mark.parametrize("doc", ["docs/agents.md"])
+def test_agent_and_integration_doc_examples_run(doc):
+    pytest.importorskip("openai")
+    blocks = _blocks(doc, "python")
+    assert blocks, f"{doc} has python examples"
+    _run(blocks, {})
