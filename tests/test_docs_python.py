@@ -68,7 +68,7 @@ def test_policy_snippets_parse(doc):
         assert result.ok, [d.concise() for d in result.diagnostics]
 
 
-@pytest.mark.parametrize("doc", ["docs/agents.md"])
+@pytest.mark.parametrize("doc", ["docs/agents.md", "docs/integrations.md"])
 def test_agent_and_integration_doc_examples_run(doc):
     pytest.importorskip("openai")
     blocks = _blocks(doc, "python")
