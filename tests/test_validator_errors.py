@@ -109,3 +109,26 @@ def test_shadow_rule_reports_without_refusing(monkeypatch):
     assert d.action == "allow"
     (c,) = d.citations
     assert c.shadow and c.action == "refuse" and c.error is not None and d.errors
+
+
+def test_a_bounded_check_that_breaks_fails_closed(monkeypatch):
+    """The national-id checks bound their value with python-stdnum; a broken or missing
+    module is a validator error (refused, said), not a silent "no id here"."""
+    import importlib
+
+    guard = policylang.load("pii", cache_dir=False)
+    text = "Steuer-ID: 36574261809"
+    assert guard.check(text).action == "redact"
+    real = importlib.import_module
+
+    def broken(name, *a, **k):
+        if name.startswith("stdnum.de"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    d = guard.check(text)
+    assert d.action == "refuse" and "36574261809" not in d.text
+    assert d.errors and any("ImportError" in str(e) for e in d.errors)
+    # garbage is still just "no value": an ordinary text passes
+    assert guard.check("Steuer-ID: bitte nachreichen").action == "allow"

@@ -89,6 +89,8 @@ def _safe(fn: Validator) -> Validator:
             return False
         try:
             return bool(fn(value))
+        except ValidatorError:
+            raise  # from a bounded check inside (``_guarded``): already named
         except Exception as exc:  # noqa: BLE001 - any failure of the check itself
             raise ValidatorError(wrapper.__name__, exc) from exc
 
@@ -103,7 +105,10 @@ Spans = tuple[tuple[int, int], ...]
 
 
 def _guarded(spans_of: Callable[[str], Spans]) -> Callable[[str], Spans]:
-    """``spans_of`` that never raises: garbage has no values."""
+    """``spans_of`` whose failure is a :class:`ValidatorError`: garbage has no values (each
+    check handles the exceptions its library raises for garbage, e.g. phonenumbers'
+    NumberParseException), but an unexpected exception (a bug, a missing ``stdnum`` module)
+    must fail closed, never read as "no value"."""
 
     @functools.wraps(spans_of)
     def bounds(value: str) -> Spans:
@@ -111,8 +116,10 @@ def _guarded(spans_of: Callable[[str], Spans]) -> Callable[[str], Spans]:
             return ()
         try:
             return tuple(spans_of(value))
-        except Exception:  # noqa: BLE001 - a validator must never break a scan
-            return ()
+        except ValidatorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of the check itself
+            raise ValidatorError(getattr(spans_of, "__name__", "bounds").lstrip("_"), exc) from exc
 
     return bounds
 
