@@ -737,6 +737,7 @@ def cache_key(specs: Sequence[PatternSpec], mode: int, digest: str | None = None
         _code_digest(),
         str(getattr(hs, "__version__", "?")),
         str(getattr(regex, "__version__", "?")),
+        "py%d.%d" % sys.version_info[:2],  # the match widths come from this Python's sre parser
         str(mode),
         platform.machine(),
         _cpu_tag(),
