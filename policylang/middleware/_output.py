@@ -608,3 +608,86 @@ class EventStreamBase:
             self._log("incomplete", None)
             return
         await self._agen.aclose()
+
+
+class RefusalEvents:
+    """The events of a refusal message, iterated sync or async like the SDK's stream
+    (the Anthropic and Responses adapters answer a refused streamed call with one)."""
+
+    def __init__(self, events: list, is_async: bool):
+        self._events = list(events)
+        self._async = is_async
+
+    def __iter__(self):
+        while self._events:
+            yield self._events.pop(0)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if not self._events:
+            raise StopAsyncIteration
+        return self._events.pop(0)
+
+    def close(self):
+        self._events.clear()
+        if self._async:
+            return _done()
+        return None
+
+    async def aclose(self):
+        self._events.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._events.clear()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self._events.clear()
+
+
+async def _done():
+    return None
+
+
+class GuardedClient:
+    """What every guarded client view shares (``guard.openai(client)``, ``guard.anthropic(client)``):
+    ``unguarded``, ``with_options``/``copy`` that stay guarded, and the client's other attributes
+    passed through, except the unguarded ones a subclass names in ``_blocked_names`` (an
+    ``AttributeError`` from ``_blocked(name)`` says what to use instead)."""
+
+    _blocked_names: frozenset = frozenset()
+
+    def __init__(self, guard, client, opts: dict):
+        self._guard = guard
+        self._client = client
+        self._opts = opts
+
+    @staticmethod
+    def _blocked(name: str) -> AttributeError:
+        return AttributeError(f"`{name}` is not guarded by policylang; use `.unguarded.{name}` on purpose")
+
+    @property
+    def unguarded(self):
+        """The wrapped client itself (nothing it does is checked)."""
+        return self._client
+
+    def with_options(self, **kwargs):
+        return type(self)(self._guard, self._client.with_options(**kwargs), self._opts)
+
+    def copy(self, **kwargs):
+        return type(self)(self._guard, self._client.copy(**kwargs), self._opts)
+
+    def __getattr__(self, name: str):
+        if name in self._blocked_names:
+            raise self._blocked(name)
+        return getattr(self._client, name)
+
+    def __repr__(self) -> str:
+        return f"<guarded {type(self._client).__name__} {self._guard!r}>"

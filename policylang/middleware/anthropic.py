@@ -49,7 +49,7 @@ from typing import Any, Mapping
 
 from policylang.decision import Decision
 from policylang.errors import Refused
-from policylang.middleware._output import EventStreamBase, acheck_answer, check_answer
+from policylang.middleware._output import EventStreamBase, GuardedClient, RefusalEvents, acheck_answer, check_answer
 from policylang.middleware.log import CallLog, as_log
 from policylang.middleware.messages import ContentShapeError, acheck_messages, check_messages, role_table
 from policylang.middleware.wrap import _check_on_refuse, merge_context, refusal_value
@@ -95,34 +95,16 @@ def guard_anthropic(guard, client, *, on_refuse="message", log=None, log_text: b
     return GuardedAnthropic(guard, client, opts)
 
 
-class GuardedAnthropic:
+class GuardedAnthropic(GuardedClient):
     """A guarded view of an Anthropic client: ``.messages.create`` is checked."""
 
+    _blocked_names = _BLOCKED_CLIENT
+    _blocked = staticmethod(_blocked)
+
     def __init__(self, guard, client, opts: dict):
-        self._guard = guard
-        self._client = client
-        self._opts = opts
+        super().__init__(guard, client, opts)
         self._async = _is_async(client)
         self.messages = _Messages(self, client.messages)
-
-    @property
-    def unguarded(self):
-        """The wrapped client itself (nothing it does is checked)."""
-        return self._client
-
-    def with_options(self, **kwargs) -> "GuardedAnthropic":
-        return GuardedAnthropic(self._guard, self._client.with_options(**kwargs), self._opts)
-
-    def copy(self, **kwargs) -> "GuardedAnthropic":
-        return GuardedAnthropic(self._guard, self._client.copy(**kwargs), self._opts)
-
-    def __getattr__(self, name: str):
-        if name in _BLOCKED_CLIENT:
-            raise _blocked(name)
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"<guarded {type(self._client).__name__} {self._guard!r}>"
 
 
 class _Messages:
@@ -174,7 +156,7 @@ class _Messages:
             return self._on_refuse(d)
         model = str(kwargs.get("model") or "policylang")
         if kwargs.get("stream"):
-            return _RefusalEvents(_refusal_events(d.text, model, start=True), self._owner._async)
+            return RefusalEvents(_refusal_events(d.text, model, start=True), self._owner._async)
         return _refusal_message(d.text, model)
 
     def _tool_decisions(self, resp, ctx) -> list[tuple[int, Any, Decision]]:
@@ -347,49 +329,6 @@ def _refusal_events(text: str, model: str, *, start: bool, index: int = 0, open_
     return out
 
 
-class _RefusalEvents:
-    """The events of a refusal message (sync and async iteration)."""
-
-    def __init__(self, events: list, is_async: bool):
-        self._events = list(events)
-        self._async = is_async
-
-    def __iter__(self):
-        while self._events:
-            yield self._events.pop(0)
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if not self._events:
-            raise StopAsyncIteration
-        return self._events.pop(0)
-
-    def close(self):
-        self._events.clear()
-        if self._async:
-            return _done()
-        return None
-
-    async def aclose(self):
-        self._events.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._events.clear()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        self._events.clear()
-
-
-async def _done():
-    return None
 
 
 # --------------------------------------------------------------------------- streams

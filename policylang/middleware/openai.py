@@ -46,6 +46,7 @@ from typing import Any, Mapping
 
 from policylang.decision import Decision
 from policylang.errors import Refused
+from policylang.middleware._output import GuardedClient
 from policylang.middleware.log import CallLog, as_log
 from policylang.middleware.messages import (ContentShapeError, acheck, acheck_many, acheck_messages, check_messages,
                                             role_table)
@@ -89,37 +90,19 @@ def guard_openai(guard, client, *, on_refuse="message", log=None, log_text: bool
     return GuardedOpenAI(guard, client, opts)
 
 
-class GuardedOpenAI:
+class GuardedOpenAI(GuardedClient):
     """A guarded view of an OpenAI client: ``.chat.completions.create`` is checked."""
 
+    _blocked_names = _BLOCKED_CLIENT
+    _blocked = staticmethod(_blocked)
+
     def __init__(self, guard, client, opts: dict):
-        self._guard = guard
-        self._client = client
-        self._opts = opts
+        super().__init__(guard, client, opts)
         self._async = _is_async(client)
         self.chat = _GuardedChat(self)
         from policylang.middleware.openai_responses import GuardedResponses
 
         self.responses = GuardedResponses(self)  # the Responses API (policylang.middleware.openai_responses)
-
-    @property
-    def unguarded(self):
-        """The wrapped client itself (nothing it does is checked)."""
-        return self._client
-
-    def with_options(self, **kwargs) -> "GuardedOpenAI":
-        return GuardedOpenAI(self._guard, self._client.with_options(**kwargs), self._opts)
-
-    def copy(self, **kwargs) -> "GuardedOpenAI":
-        return GuardedOpenAI(self._guard, self._client.copy(**kwargs), self._opts)
-
-    def __getattr__(self, name: str):
-        if name in _BLOCKED_CLIENT:
-            raise _blocked(name)
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"<guarded {type(self._client).__name__} {self._guard!r}>"
 
 
 class _GuardedChat:

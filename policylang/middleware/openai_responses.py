@@ -55,7 +55,7 @@ from typing import Any
 
 from policylang.decision import Decision
 from policylang.errors import Refused
-from policylang.middleware._output import EventStreamBase, acheck_answer, check_answer
+from policylang.middleware._output import EventStreamBase, RefusalEvents, acheck_answer, check_answer
 from policylang.middleware.log import CallLog
 from policylang.middleware.messages import ContentShapeError, acheck_messages, check_messages
 from policylang.middleware.wrap import merge_context, refusal_value
@@ -143,7 +143,7 @@ class GuardedResponses:
             return self._on_refuse(d)
         model = str(kwargs.get("model") or "policylang")
         if kwargs.get("stream"):
-            return _RefusalEvents(_refusal_events(d.text, model, None, 0), self._async)
+            return RefusalEvents(_refusal_events(d.text, model, None, 0), self._async)
         return _refusal_response(d.text, model)
 
     def _tool_decisions(self, resp, ctx) -> list[tuple[int, Any, Decision]]:
@@ -339,44 +339,6 @@ def _message_events(item: dict, output_index: int) -> list:
     ]
 
 
-class _RefusalEvents:
-    def __init__(self, events: list, is_async: bool):
-        self._events = list(events)
-        self._async = is_async
-
-    def __iter__(self):
-        while self._events:
-            yield self._events.pop(0)
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if not self._events:
-            raise StopAsyncIteration
-        return self._events.pop(0)
-
-    def close(self):
-        self._events.clear()
-        if self._async:
-            return _done()
-        return None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._events.clear()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        self._events.clear()
-
-
-async def _done():
-    return None
 
 
 # --------------------------------------------------------------------------- streams
