@@ -234,3 +234,27 @@ def test_compiling_a_regex_on_first_use_does_not_spend_the_texts_budget(monkeypa
 
     with pytest.raises(RegexTimeout):
         cp.scan("x" * 10 + " the the " * 200_000, timeout=1e-6)
+
+
+def test_revalidation_budget_counts_matching_only(monkeypatch):
+    """Re-validating a failed match ("1234 4111 1111 1111 1111": the 19-digit run fails Luhn,
+    the card inside passes) compiles twin regexes and runs validators (phonenumbers loads its
+    metadata on first use); neither may spend the regex budget: in a fresh environment that
+    was a spurious time-out refusal (pii's phone pattern in a fresh-venv CI run)."""
+    import time as _time
+
+    import regex
+
+    guard = policylang.loads('policy p\npattern card = /\\b(?:\\d[ -]?){12,18}\\d\\b/ validate luhn kind "card"\n'
+                             'rule r on input: when card redact\n', "p.policy", cache_dir=False,
+                             regex_timeout_ms=50)
+    real = regex.compile
+
+    def slow(*a, **k):
+        _time.sleep(0.08)
+        return real(*a, **k)
+
+    monkeypatch.setattr(regex, "compile", slow)
+    d = guard.check("pay 1234 4111 1111 1111 1111 now")
+    assert d.action == "redact" and not d.errors, d.errors
+    assert d.text == "pay 1234 [card] now"

@@ -192,23 +192,36 @@ class Engine:
         n = len(ntext)
         limit = min(n, hit.end + REVALIDATE_WINDOW)
         budget = self.regex_timeout
-        deadline = None if budget is None else time.monotonic() + budget
+        # the budget is for regex *matching*: compiling a twin and running the validators
+        # (phonenumbers loads its metadata on first use) move the deadline out
+        deadline = [None if budget is None else time.monotonic() + budget]
 
         def left() -> float | None:
-            if deadline is None:
+            if deadline[0] is None:
                 return None
-            t = deadline - time.monotonic()
+            t = deadline[0] - time.monotonic()
             if t <= 0:
                 raise TimeoutError
             return t
+
+        def unbudgeted(fn, *args):
+            t0 = time.monotonic()
+            try:
+                return fn(*args)
+            finally:
+                if deadline[0] is not None:
+                    deadline[0] += time.monotonic() - t0
 
         def real(p: int, e: int) -> bool:
             """The pattern matches exactly ntext[p:e], its right edge seeing the real text."""
             k = min(REVALIDATE_CONTEXT, n - e)
             rx = exact.get(k)
             if rx is None:
-                rx = exact[k] = regex.compile(f"(?:{pattern})(?=[\\s\\S]{{{k}}}\\Z)", flags)
+                rx = exact[k] = unbudgeted(regex.compile, f"(?:{pattern})(?=[\\s\\S]{{{k}}}\\Z)", flags)
             return rx.match(ntext, p, e + k, timeout=left()) is not None
+
+        def valid(value: str) -> bool:
+            return unbudgeted(lambda: all(v(value) for v in validators))
 
         out: list[tuple[int, int]] = []
         p = hit.start
@@ -220,7 +233,7 @@ class Engine:
                 if m is None:
                     break
                 e = m.end()
-                if e > p and real(p, e) and all(v(ntext[p:e]) for v in validators):
+                if e > p and real(p, e) and valid(ntext[p:e]):
                     found = (p, e)
                     break
                 if e == p:
