@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,12 +93,12 @@ def test_files_are_parsed_once(cache_home, monkeypatch):
     src = SourceFile("<pack:jailbreak>", BIG.read_text(encoding="utf-8"))
     fresh = parse(src)
     assert fresh.ok and list((cache_home / "ast").glob("*.ast"))
-    import policylang.syntax as syntax
+    import policylang.syntax.parser as parser
 
     def boom(*a, **k):
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(syntax, "parse_items", boom)
+    monkeypatch.setattr(parser, "parse_items", boom)
     again = parse(SourceFile("<pack:jailbreak>", src.text))
     assert again.module.items == fresh.module.items and again.diagnostics == fresh.diagnostics
     # another name or one character more is another entry
@@ -258,3 +260,25 @@ def test_revalidation_budget_counts_matching_only(monkeypatch):
     d = guard.check("pay 1234 4111 1111 1111 1111 now")
     assert d.action == "redact" and not d.errors, d.errors
     assert d.text == "pay 1234 [card] now"
+
+
+def test_a_warm_check_imports_no_lark(cache_home, tmp_path):
+    """A parse-cache hit needs neither Lark nor the parser: `policylang check` starts ~50 ms sooner."""
+    import subprocess
+    import sys
+
+    policy = tmp_path / "seven.policy"
+    policy.write_text('principle p "x"\n\npattern order_id = /ORD-[0-9]{8}/\n\n'
+                      'rule r on input:\n    when order_id\n    refuse "no" because p\n')
+    probe = ("import sys; from policylang.cli import main\n"
+             "code = main(['check', sys.argv[1]])\n"
+             "print('LARK' if 'lark' in sys.modules else 'NOLARK', code)")
+    env = {**os.environ, "POLICYLANG_CACHE_DIR": str(cache_home)}
+    env.pop("POLICYLANG_NO_PARSER_CACHE", None)
+    runs = [subprocess.run([sys.executable, "-c", probe, str(policy)], capture_output=True, text=True, env=env)
+            for _ in range(2)]
+    assert [r.stdout.split()[-2:] for r in runs] == [["LARK", "0"], ["NOLARK", "0"]], [r.stderr for r in runs]
+    # an edited file misses the cache and is parsed (with Lark) again
+    policy.write_text(policy.read_text() + "\n")
+    again = subprocess.run([sys.executable, "-c", probe, str(policy)], capture_output=True, text=True, env=env)
+    assert again.stdout.split()[-2:] == ["LARK", "0"], again.stderr

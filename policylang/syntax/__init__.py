@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lark.exceptions import UnexpectedInput
-
 from policylang._source import SourceFile
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.syntax import ast, parse_cache
-from policylang.syntax.parser import lark_parser, parse_items
-from policylang.syntax.syntax_errors import syntax_diagnostic
 
 __all__ = ["ParseResult", "parse", "ast", "MAX_SOURCE_CHARS", "MAX_NESTING"]
 
@@ -102,6 +98,12 @@ def parse(source: SourceFile) -> ParseResult:
     deep = _too_deep(source)
     if deep is not None:
         return ParseResult(None, (deep,))
+    # lazy: lark (and the regex module it imports), ~50 ms; a parse-cache hit above needs neither
+    from lark.exceptions import UnexpectedInput
+
+    from policylang.syntax.parser import lark_parser, parse_items
+    from policylang.syntax.syntax_errors import syntax_diagnostic
+
     try:
         items, diags = parse_items(source)
     except UnexpectedInput as err:

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from policylang._source import SourceFile
+from policylang.syntax.grammar_file import grammar_text, lark_identity
 
 MIN_CHARS = 0  # files shorter than this are not kept
 KEEP = 256
@@ -33,14 +34,11 @@ _FORMAT = b"policylang-ast-1"
 
 @functools.lru_cache(maxsize=1)
 def _code_key() -> bytes:
-    """Lark's version, the grammar and the syntax code: any change misses every entry."""
-    import lark
-
-    from policylang.syntax.parser import _grammar_text
-
-    h = hashlib.sha256(_FORMAT + lark.__version__.encode() + _grammar_text().encode())
+    """Lark's identity, the grammar and the syntax code: any change misses every entry (no Lark import)."""
+    h = hashlib.sha256(_FORMAT + lark_identity() + grammar_text().encode())
     here = Path(__file__).resolve().parent
-    for name in ("ast.py", "transform.py", "parser.py", "chars.py", "__init__.py", "parse_cache.py"):
+    for name in ("ast.py", "transform.py", "parser.py", "chars.py", "__init__.py", "parse_cache.py",
+                 "grammar_file.py", "syntax_errors.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:  # pragma: no cover - a zipped install: no cache
