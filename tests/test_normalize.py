@@ -196,6 +196,25 @@ def test_leet_fold_agrees_with_the_reference(text):
         assert out is text  # callers test "is" to skip the view
 
 
+_TOKENISH = ["a", "Z", "q", "0", "1", "3", "4", "9", "@", "$", "2", "6", "_", " ", "\n", "\t", ".", "-", "x_2_",
+             "p4ss", "a21", "2_1", "1_a", "sha256", "é", "\u0661", "ｉ"]
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(text=st.one_of(st.lists(st.sampled_from(_TOKENISH), max_size=30).map("".join),
+                      st.text(alphabet=st.characters(max_codepoint=127), max_size=60),
+                      st.text(max_size=40)))
+def test_mixed_token_fast_path_equals_the_token_regex(text):
+    """The ASCII fast path of the leet view finds exactly the tokens _LEET_RE finds; on other
+    text (non-ASCII: \\w is Unicode there) _leet keeps using the regex, so the result is the
+    same on every text."""
+    want = [m.span() for m in nm._LEET_RE.finditer(text)]
+    if text.isascii():
+        assert nm._mixed_ascii(text) == want
+    out = nm._leet(text)
+    assert out == _leet_reference(text)
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts, steps=step_sets)
 def test_unchanged_substrings_map_to_themselves(text, steps):
