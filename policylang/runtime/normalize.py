@@ -387,12 +387,15 @@ _LEET_CLASSES_KEEP = str.maketrans(
      **{ord(c): "a" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"},
      **{ord(c): "1" for c in "01345789@$"},
      **{ord(c): "d" for c in "26"}, ord("_"): "u"})
-_LEET_ADJ_RE = re.compile(r"1[du]*a")
+_LEET_ADJ_RE = re.compile(rb"1[du]*a")
+# both tables as bytes tables (bytes.translate is several times faster than str.translate)
+_LEET_BYTES = bytes(ord(_LEET_CLASSES.get(i) or " ") for i in range(128)) + b" " * 128
+_LEET_BYTES_KEEP = bytes(ord(_LEET_CLASSES_KEEP[i]) for i in range(128)) + b" " * 128
 
 
 def _mixed_ascii(text: str) -> list[tuple[int, int]]:
     """``[m.span() for m in _LEET_RE.finditer(text)]`` for ASCII ``text``, faster."""
-    c = text.translate(_LEET_CLASSES_KEEP)
+    c = text.encode("ascii").translate(_LEET_BYTES_KEEP)
     n = len(c)
     pts = [m.start() for m in _LEET_ADJ_RE.finditer(c)]
     pts.extend(n - 1 - m.start() for m in _LEET_ADJ_RE.finditer(c[::-1]))
@@ -401,8 +404,8 @@ def _mixed_ascii(text: str) -> list[tuple[int, int]]:
     toks = set()
     find, rfind = c.find, c.rfind
     for p in pts:
-        e = find(" ", p)
-        toks.add((rfind(" ", 0, p) + 1, n if e < 0 else e))
+        e = find(b" ", p)
+        toks.add((rfind(b" ", 0, p) + 1, n if e < 0 else e))
     return sorted(toks)
 
 
@@ -501,8 +504,8 @@ def _leet(text: str) -> str:
         return text
     ascii_ = text.isascii()
     if ascii_:
-        classes = text.translate(_LEET_CLASSES)
-        if "a1" not in classes and "1a" not in classes:
+        classes = text.encode("ascii").translate(_LEET_BYTES, b"26_")
+        if b"a1" not in classes and b"1a" not in classes:
             return text
     first = _LEET_CHAR_RE.search(text).start()
     cut = max(text.rfind(" ", 0, first), text.rfind("\n", 0, first)) + 1
