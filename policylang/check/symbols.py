@@ -176,3 +176,81 @@ def refs_in(expr) -> list[ast.Ref]:
 
 def rule_id(info: ModuleInfo, rule: ast.Rule) -> str:
     return f"{info.namespace}.{rule.rule_id}" if info.namespace else rule.rule_id
+
+
+# ------------------------------------------------------------------ request context declarations
+CONTEXT_TYPES = ("string", "number", "bool", "list")  # `list`: a list of strings
+
+
+def composition(info: ModuleInfo, infos) -> list[ModuleInfo]:
+    """``info`` and every module it brings in (``include`` and ``use``, transitively)."""
+    by_ns: dict[str, list[ModuleInfo]] = {}
+    for i in infos:
+        if i.namespace:
+            by_ns.setdefault(i.namespace, []).append(i)
+    out = [info]
+    seen = {info.namespace} if info.namespace else set()
+    queue = list(info.uses)
+    while queue:
+        ns = queue.pop(0)
+        if ns in seen:
+            continue
+        seen.add(ns)
+        for i in by_ns.get(ns, ()):
+            if i is not info:
+                out.append(i)
+                queue.extend(i.uses)
+    return out
+
+
+def context_value_problem(decl: ast.ContextDecl, value) -> str | None:
+    """Why ``value`` (a value the application passed, or a literal) does not fit ``decl``; None when it does.
+
+    ``None`` fits: an absent attribute. Numbers must be finite (NaN compares false with
+    everything, so a rule ``context.age < 18`` would silently never fire)."""
+    if value is None:
+        return None
+    t = decl.type.value
+    allowed = tuple(s.value for s in decl.allowed) if decl.allowed is not None else None
+    if t == "string":
+        if not isinstance(value, str):
+            return f"is {_a(value)}, declared `string`"
+        if allowed is not None and value not in allowed:
+            return f"is {_short(value)}, not one of {_choices(allowed)}"
+        return None
+    if t == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"is {_a(value)}, declared `number`"
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            return f"is {value!r}, declared `number` (a finite number)"
+        return None
+    if t == "bool":
+        if not isinstance(value, bool):
+            return f"is {_a(value)}, declared `bool`"
+        return None
+    if t == "list":
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            return f"is {_a(value)}, declared `list` (of strings)"
+        for item in value:
+            if not isinstance(item, str):
+                return f"holds {_a(item)}, declared `list` (of strings)"
+            if allowed is not None and item not in allowed:
+                return f"holds {_short(item)}, not one of {_choices(allowed)}"
+        return None
+    return f"has a declaration of unknown type `{t}`"  # the checker rejects these first
+
+
+def _a(value) -> str:
+    names = {str: "a string", bool: "a bool", int: "a number", float: "a number", list: "a list", tuple: "a list",
+             dict: "a mapping"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _short(value: str, limit: int = 40) -> str:
+    text = value if len(value) <= limit else value[:limit] + "..."
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _choices(allowed) -> str:
+    shown = ", ".join(_short(a) for a in allowed[:8])
+    return shown + (f" (and {len(allowed) - 8} more)" if len(allowed) > 8 else "")

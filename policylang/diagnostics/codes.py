@@ -89,6 +89,9 @@ _ALL = [
     Code("PL304", "negated-class-reads-like-word", W, "a negated character class looks like a word"),
     Code("PL305", "unreachable-rule", W, "a rule can never change the decision"),
     Code("PL306", "misspelled-context-attribute", W, "a context attribute is probably a misspelling of another"),
+    Code("PL307", "undeclared-context-attribute", E, "a rule or test reads a context attribute the policy does not declare"),
+    Code("PL308", "context-value-mismatch", E, "a declared context attribute is compared with a value its declaration rules out"),
+    Code("PL309", "invalid-context-declaration", E, "a context declaration is repeated, conflicts with another or names an unknown type"),
     # compile
     Code("PL401", "hyperscan-rejected", E, "Hyperscan cannot compile a pattern"),
     Code("PL402", "regex-fallback", W, "a pattern needs the slower regex confirmation path"),

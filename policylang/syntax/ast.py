@@ -127,6 +127,20 @@ class Normalize:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextDecl:
+    """``context NAME: TYPE in ["a", ...]``: a request-context attribute the rules read.
+
+    ``type`` names the type as written (``string``, ``number``, ``bool``, ``list``: the checker
+    rejects any other); ``allowed`` the values it may take (None: any value of the type).
+    """
+
+    name: Name
+    type: Name
+    allowed: tuple[Str, ...] | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class MatcherOptions:
     """Options shared by ``pattern`` and ``words``."""
 
@@ -308,7 +322,7 @@ class Test:
     span: Span
 
 
-Decl = Union[PolicyDecl, Principle, Use, Include, Normalize, Pattern, Words, Embedder, Classifier, Topic, Rule, Test]
+Decl = Union[PolicyDecl, Principle, Use, Include, Normalize, ContextDecl, Pattern, Words, Embedder, Classifier, Topic, Rule, Test]
 
 
 @dataclass(frozen=True, slots=True)

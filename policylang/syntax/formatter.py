@@ -33,7 +33,7 @@ from policylang._source import SourceFile
 WIDTH = 100
 INDENT = "    "
 
-_DECL_KEYWORDS = {"policy", "principle", "use", "include", "normalize", "pattern", "words", "embedder",
+_DECL_KEYWORDS = {"policy", "principle", "use", "include", "normalize", "context", "pattern", "words", "embedder",
                   "classifier", "topic", "rule", "test"}
 _RULE_CLAUSES = {"when", "unless", "refuse", "redact", "flag", "allow", "because", "cite"}
 _TEST_CLAUSES = {"input", "output", "context", "with", "expect"}

@@ -198,6 +198,11 @@ class ToAst(Transformer):
     def normalize_decl(self, children):
         return ast.Normalize(tuple(c for c in children if isinstance(c, ast.Name)), self._span(children))
 
+    def context_decl(self, children):
+        name, type_ = (c for c in children if isinstance(c, ast.Name))
+        allowed = next((c.value for c in children if isinstance(c, _Part) and c.kind == "list"), None)
+        return ast.ContextDecl(name, type_, allowed, self._span(children))
+
     # ---------------------------------------------------------------- matchers
     @staticmethod
     def _annotations(children):

@@ -11,6 +11,7 @@ from policylang.check.passes import (
     characters,
     citations,
     context_names,
+    context_types,
     hyperscan,
     models,
     names,
@@ -44,5 +45,6 @@ PASSES = (
     ("citations", citations.run),      # PL302
     ("characters", characters.run),    # PL303
     ("reachability", reachability.run),  # PL305
-    ("context_names", context_names.run),  # PL306
+    ("context_types", context_types.run),  # PL307, PL308, PL309 (before context_names: it reads the fact)
+    ("context_names", context_names.run),  # PL306 (only where no context attribute is declared)
 )

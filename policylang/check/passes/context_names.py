@@ -5,6 +5,10 @@ Context attributes are free-form (the application sets them), so a rule reading
 This pass collects every attribute name the checked files mention (in rule conditions
 and in test ``context`` lines) and warns about a name that is close to another one and
 that no test sets, when the other one is set by a test or used more often.
+
+Where the policy declares its context attributes (``context tier: string``), the
+context_types pass reports an undeclared one as an error (PL307) instead: rules of the
+modules it saw are skipped here.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ def run(ctx: CheckContext):
     uses: Counter[str] = Counter()
     first: dict[str, ast.Ref] = {}
     rule_of: dict[str, str] = {}
+    declared = ctx.facts.get("context_declared_modules", ())
     for r in ctx.active_rules:
+        if r.info.module.source.name in declared:
+            continue
         for ref in refs_in(r.node.when) + refs_in(r.node.unless):
             if len(ref.parts) > 1 and ref.parts[0] == "context":
                 name = ref.parts[1]
