@@ -1,4 +1,4 @@
-"""Scans past one process: Ray Data (``pip install 'policylang[ray]'``), and a Spark recipe in docs/distributed.md.
+"""Scans past one process: Ray Data (``pip install 'policylang[ray]'``), and a Spark recipe in docs/scale.md.
 
 ``scan_dataset(ds, ["pii", "secrets"], text_column="text")`` checks a ``ray.data.Dataset``
 with a pool of actors, each rebuilding the guard once from a :class:`PolicyBundle` (the
