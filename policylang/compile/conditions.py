@@ -308,3 +308,59 @@ class ConditionCompiler:
         if res.kind == "embedder":
             raise ValueError(f"embedder `{ref.dotted}` has no score")  # PL113 rejects these first
         return res
+
+
+# ------------------------------------------------------------------ request context declarations
+class ContextSchema:
+    """The ``context NAME: TYPE`` declarations of a policy set, for the runtime.
+
+    ``problems(context)`` says, per declared attribute the application passed with a value
+    its declaration rules out, what is wrong (a missing or None attribute is absent, as
+    without declarations). Attributes nobody declared are not looked at.
+    """
+
+    __slots__ = ("decls", "readers")
+
+    def __init__(self, decls: dict, readers: dict):
+        self.decls = decls  # name -> [ast.ContextDecl, ...] (several when composed files repeat it)
+        self.readers = readers  # rule order -> frozenset of the attribute names its condition reads
+
+    def __bool__(self) -> bool:
+        return bool(self.decls)
+
+    def problems(self, context: Mapping) -> dict[str, str]:
+        from policylang.check.symbols import context_value_problem
+
+        out: dict[str, str] = {}
+        if not isinstance(context, Mapping):
+            return out
+        for name, decls in self.decls.items():
+            value = context.get(name)
+            if value is None:
+                continue
+            for d in decls:
+                problem = context_value_problem(d, value)
+                if problem is not None:
+                    out[name] = (f"context attribute `{name}` {problem} "
+                                 f"(`context {name}: {d.type.value}` at {d.span.file}:{d.span.line})")
+                    break
+        return out
+
+
+def context_schema(policy_set) -> ContextSchema:
+    """The context declarations of every loaded module, and which rule reads which attribute."""
+    decls: dict[str, list] = {}
+    for info in policy_set.infos:
+        for d in info.module.of_type(ast.ContextDecl):
+            lst = decls.setdefault(d.name.value, [])
+            if d not in lst:
+                lst.append(d)
+    readers: dict[int, frozenset] = {}
+    if decls:
+        for order, r in enumerate(policy_set.rules):
+            names = {n.parts[1] for root in (r.node.when, r.node.unless) if root is not None
+                     for n in ast.walk(root) if isinstance(n, ast.Ref) and len(n.parts) > 1
+                     and n.parts[0] == "context" and n.parts[1] in decls}
+            if names:
+                readers[order] = frozenset(names)
+    return ContextSchema(decls, readers)

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import regex
 
-from policylang.compile.conditions import Frame, ModelFailed
+from policylang.compile.conditions import Frame, ModelFailed, context_schema
 from policylang.compile.plan import STAGES, CompiledRule, Plan
 from policylang.decision import PRECEDENCE, Citation, Decision, Evidence, fast_construct
 from policylang.errors import PolicyEvaluationError
@@ -39,7 +39,7 @@ class _TextState:
     """Per-text working state between the two phases."""
 
     __slots__ = ("text", "norm", "hits", "frame", "fired", "needed", "t_norm", "t_scan", "t0", "errors",
-                 "topic_examples", "span_scores", "frames", "failed")
+                 "topic_examples", "span_scores", "frames", "failed", "context_failed")
 
     def __init__(self, text, norm, hits, frame, t0, t_norm, t_scan):
         self.text = text
@@ -57,6 +57,7 @@ class _TextState:
         self.span_scores: dict[tuple[int, int, int], float] = {}  # (matcher, start, end) -> entity score
         self.frames: dict[int, Frame] = {}  # rule order -> the frame of a rule `over ... turns`
         self.failed: str | None = None  # a validator raised on a match a rule reads: what happened
+        self.context_failed = False  # a context value its declaration rules out: the decision refuses
 
 
 class Engine:
@@ -81,6 +82,8 @@ class Engine:
         self._spec_validators = tuple(plan.matchers[m].validators or None for m in plan.spec_matcher)
         # rule order -> what its citations share (see _citation); filled on first use
         self._cite_static: dict[int, tuple] = {}
+        # `context NAME: TYPE` declarations: a passed value they rule out fails the check closed
+        self._context = context_schema(plan.policy_set)
 
     # ------------------------------------------------------------------ input checks
     @staticmethod
@@ -304,6 +307,26 @@ class Engine:
                     break
         return refusing
 
+    def _context_failures(self, st: "_TextState", stage: str, bad: dict, refusing) -> dict[int, str]:
+        """Fail closed on context values the policy's declarations rule out: each is an error on
+        the decision, every rule of ``stage`` that reads the attribute refuses citing it, and the
+        decision refuses even when no rule reads it (the application broke the declared contract)."""
+        for msg in bad.values():
+            msg = f"{msg}; refused (fail closed)"
+            if msg not in st.errors:
+                st.errors.append(msg)
+        st.context_failed = True
+        refusing = dict(refusing or {})
+        readers = self._context.readers
+        for rule in self.plan.by_stage.get(stage, ()):
+            names = readers.get(rule.order)
+            if names and rule.order not in refusing:
+                for name in names:
+                    if name in bad:
+                        refusing[rule.order] = bad[name]
+                        break
+        return refusing
+
     def _phase1(self, text: str, stage: str, context: Mapping, tool=None, history=None) -> _TextState:
         t0 = time.perf_counter_ns()
         norm = self.normalizer(text)
@@ -366,6 +389,11 @@ class Engine:
                                               len(text), tool)
         if refusing:
             st.failed = next(iter(refusing.values()))
+        if self._context:
+            bad = self._context.problems(context)
+            if bad:
+                refusing = self._context_failures(st, stage, bad, refusing)
+        if refusing:
             known = {r.order for r in candidates}
             more = [r for r in plan.by_stage[stage] if r.order in refusing and r.order not in known]
             if more:
@@ -379,9 +407,9 @@ class Engine:
                 needed.append(rule)
             elif rule.condition(frames.get(rule.order, frame) if frames else frame):
                 st.fired.append((rule, None, rule.action.kind))
-        if needed and not self.explain and any(
+        if needed and not self.explain and (st.context_failed or any(
             act == "refuse" and not r.shadow for r, _, act in st.fired
-        ):
+        )):
             needed = []  # the outcome is final: skip the models
         st.needed = tuple(needed)
         return st
@@ -463,6 +491,9 @@ class Engine:
                     entry = plan.matchers[m]
                     for start, end in st.hits.get(m, ()):
                         redact_items.append((start, end, entry.kind, rule.action, rule.rule_id, entry.qname))
+        if st.context_failed and action != "refuse":  # a declared context attribute had a bad value
+            action = "refuse"
+            refusal = refusal or DEFAULT_REFUSAL
         scores = {}
         models_info = {}
         for m, value in st.frame.scores.items():
