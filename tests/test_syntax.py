@@ -237,7 +237,7 @@ def test_parses_in_threads():
 
 # ---------------------------------------------------------------- syntax errors
 @pytest.mark.parametrize("text, code, at, message", [
-    ("policy t\nrule r on input\n  when x\n  refuse\n", "PL001", "when", "unexpected `when`"),
+    ("policy t\nrule r on input\n  when x\n  refuse\n", "PL001", "", "missing `:` at the end of line 2"),
     ('policy t\nwords w = ["abc]\n', "PL002", '"', "string is not closed"),
     ("policy t\npattern p = /abc\n", "PL002", "/", "regex literal is not closed"),
     ("policy t\nrule r on input:\n  when " + "(" * 80 + "x" + ")" * 80 + "\n  refuse\n", "PL004", "(",
