@@ -9,7 +9,11 @@ from pathlib import Path
 import regex
 
 ROOT = Path(__file__).resolve().parent.parent
-TM = json.loads((ROOT / "editors" / "vscode" / "syntaxes" / "policylang.tmLanguage.json").read_text(encoding="utf-8"))
+# grammar/policy.tmLanguage.json is the one source; the VS Code extension carries a copy,
+# because an extension can only point at files inside its own folder (vsce packs nothing else)
+SOURCE = ROOT / "grammar" / "policy.tmLanguage.json"
+VSCODE_COPY = ROOT / "editors" / "vscode" / "syntaxes" / "policylang.tmLanguage.json"
+TM = json.loads(SOURCE.read_text(encoding="utf-8"))
 PKG = json.loads((ROOT / "editors" / "vscode" / "package.json").read_text(encoding="utf-8"))
 
 
@@ -70,3 +74,9 @@ def test_the_extension_names_the_grammar():
     assert lang["extensions"] == [".policy"] and gram["scopeName"] == TM["scopeName"]
     assert (ROOT / "editors" / "vscode" / gram["path"]).is_file()
     assert (ROOT / "editors" / "vscode" / lang["configuration"]).is_file()
+
+
+def test_the_vscode_copy_is_the_grammar_file():
+    assert VSCODE_COPY.read_bytes() == SOURCE.read_bytes(), (
+        "editors/vscode/syntaxes/policylang.tmLanguage.json differs from grammar/policy.tmLanguage.json: "
+        "edit the one under grammar/ and copy it: cp grammar/policy.tmLanguage.json " + str(VSCODE_COPY.relative_to(ROOT)))
