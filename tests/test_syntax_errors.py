@@ -75,6 +75,8 @@ MISTAKES = [
      'annotations start with `@`: `@severity(...)`', "55:1", 'write `@severity(medium)`'),
     ('test without colon', 'test "DAN is refused":', 'test "DAN is refused"',
      'missing `:` at the end of line 75', "75:22", 'end line 75 with `:`'),
+    ('rule without a name', 'rule no_jailbreak on input:', 'rule on input:',
+     'a rule needs a name', "36:6", 'write `rule NAME on input:`, e.g. `rule no_jailbreak on input:`'),
     ]
 
 

@@ -341,6 +341,9 @@ def named_mistake(parser: Lark, source: SourceFile, err: UnexpectedInput) -> Dia
                     f"write `@{value}{text[end:text.find(')', end) + 1] or '(...)'}`", "`@` missing")
 
     label = _matching_example(err)
+    if label == "rule-without-stage" and prev == "on" and re.match(r"\w*", text[start:]).group() in STAGES:  # `rule on input:`: `on` read as the name
+        return _err(source, prev_start, prev_end, "a rule needs a name",
+                    "write `rule NAME on input:`, e.g. `rule no_jailbreak on input:`", "name expected before `on`")
     if label == "rule-without-stage":
         return _err(source, start, end, "a rule needs the stages it runs on",
                     "write `rule NAME on input:` or `rule NAME on output:` (also `context`, `tool_call`, "
