@@ -15,9 +15,9 @@ from policylang.decision import Decision
 from policylang.diagnostics import Diagnostic
 from policylang.errors import PolicyCheckError, PolicySyntaxError
 from policylang.loader import FileEnvironment, load_modules
-from policylang.compile.patterns import SOM
+from policylang.compile.patterns import SOM, PatternDatabase
 from policylang.runtime.evaluate import DEFAULT_MAX_TEXT_CHARS, Engine
-from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT
+from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT, CompiledPatterns
 
 #: texts ``acheck`` may check on the event loop itself (pattern-only plans, see ``acheck``)
 INLINE_MAX_CHARS = 2048
@@ -50,6 +50,9 @@ class Guard:
             from policylang.middleware.log import as_log
 
             self._log = as_log(log, log_text)
+        if isinstance(plan.patterns, PatternDatabase):
+            # the compile stage hands over a database; the scanner over it is the runtime's
+            plan.patterns = CompiledPatterns.from_database(plan.patterns)
         self.plan = plan
         self.warnings = tuple(warnings)
         runner = None

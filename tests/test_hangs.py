@@ -10,7 +10,8 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policylang.compile.patterns import SOM, PatternSpec, compile_patterns
+from policylang.compile.patterns import SOM, PatternSpec
+from policylang.runtime.scan import compile_patterns
 
 S = PatternSpec
 

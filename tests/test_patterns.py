@@ -24,10 +24,9 @@ from policylang.compile.patterns import (
     PatternSetError,
     PatternSpec,
     check_pattern,
-    compile_patterns,
     regex_source,
 )
-from policylang.runtime.scan import CompiledPatterns, Hit
+from policylang.runtime.scan import CompiledPatterns, Hit, compile_patterns
 
 ROOT = Path(__file__).resolve().parents[1]
 S = PatternSpec
@@ -512,7 +511,8 @@ def test_stream_handler_survives_dropped_references():
     code = textwrap.dedent(
         """
         import gc
-        from policylang.compile.patterns import PatternSpec, compile_patterns
+        from policylang.compile.patterns import PatternSpec
+        from policylang.runtime.scan import compile_patterns
 
         def make():
             cp = compile_patterns([PatternSpec(0, "needle", literal=True), PatternSpec(1, "bye$")], cache_dir=False)

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policylang
-from policylang.compile.patterns import SINGLE, PatternSpec, compile_patterns
+from policylang.compile.patterns import SINGLE, PatternSpec
+from policylang.runtime.scan import compile_patterns
 from policylang.decision import Citation, Evidence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 import policylang
 from policylang._source import SourceFile
 from policylang.compile import patterns
-from policylang.compile.patterns import PatternSpec, compile_patterns
+from policylang.compile.patterns import PatternSpec
+from policylang.runtime.scan import compile_patterns
 from policylang.syntax import parse, parse_cache
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -70,22 +70,18 @@ import tempfile
 import unicodedata
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import hyperscan as hs
 import regex
-
-if TYPE_CHECKING:  # pragma: no cover
-    from policylang.runtime.scan import CompiledPatterns
 
 __all__ = [
     "PatternSpec",
     "PatternProblem",
     "PatternSetError",
     "check_pattern",
-    "compile_patterns",
-    "CompiledPatterns",
-    "Hit",
+    "PatternDatabase",
+    "compile_pattern_database",
 ]
 
 # --------------------------------------------------------------------------- specs
@@ -598,13 +594,13 @@ def check_pattern(spec: PatternSpec, *, cache_dir: str | os.PathLike | None | bo
         problems = _regex_problems(spec)
         if problems:
             return problems
-        # Compiling one large pattern can take seconds; going through compile_patterns
+        # Compiling one large pattern can take seconds; going through compile_pattern_database
         # puts the verdict in the on-disk database cache, so the next check is instant.
         try:
-            compiled = compile_patterns([dataclasses.replace(spec, id=0)], cache_dir=cache_dir)
+            compiled = compile_pattern_database([dataclasses.replace(spec, id=0)], cache_dir=cache_dir)
         except PatternSetError as err:
             return [p for _, p in err.problems]
-        return [p for _, p in compiled.problems]
+        return [p for _, p in compiled.warnings]
     except Exception as exc:  # the checker must never crash on a pattern
         return [PatternProblem("PL901", f"internal error while checking this pattern: {_clean(exc)}")]
 
@@ -915,18 +911,40 @@ def compile_database(specs: Sequence[PatternSpec], mode: int, cache_dir: str | N
     return db, kinds, warnings, tuple(widths), False, path
 
 
-def compile_patterns(
+@dataclass(frozen=True)
+class PatternDatabase:
+    """What the compile stage makes of a pattern set: the block-mode Hyperscan database and
+    its plan, no scanner yet.
+
+    ``specs``; ``db`` (``hyperscan.Database`` or None for no specs); ``kinds`` (per spec, how a
+    Hyperscan report becomes a match: SINGLE, SOM, CONFIRM, TAIL); ``warnings``
+    (``(spec id, PatternProblem)``, PL402/PL403); ``widths`` (per spec, a bound on a match's
+    length in characters, None where unbounded); ``from_cache``, ``cache_dir``, ``cache_path``
+    (the disk cache). The runtime builds its scanner from this:
+    ``policylang.runtime.scan.CompiledPatterns.from_database(pdb)``.
+    """
+
+    specs: tuple[PatternSpec, ...]
+    db: Any
+    kinds: tuple[int, ...]
+    warnings: tuple[tuple[int, PatternProblem], ...]
+    widths: tuple[int | None, ...]
+    from_cache: bool = False
+    cache_dir: str | None = None
+    cache_path: str | None = None
+
+
+def compile_pattern_database(
     specs: Sequence[PatternSpec], *, cache_dir: str | os.PathLike | None | bool = None
-) -> "CompiledPatterns":
+) -> PatternDatabase:
     """Compile every spec into one Hyperscan block-mode database.
 
     ``cache_dir``: None → ``$POLICYLANG_CACHE_DIR`` or ``~/.cache/policylang/hs``; False →
     no disk cache; else that directory. Raises :class:`PatternSetError` naming every spec
     that cannot be compiled (``PL201``, ``PL202``, ``PL401``); ``PL402``/``PL403`` warnings
-    are kept on ``CompiledPatterns.problems``.
+    are kept on ``PatternDatabase.warnings``. The scanner over it is the runtime's
+    (``policylang.runtime.scan.compile_patterns`` does both steps).
     """
-    from policylang.runtime.scan import CompiledPatterns
-
     specs = tuple(specs)
     _validate_ids(specs)
     directory = resolve_cache_dir(cache_dir)
@@ -939,8 +957,8 @@ def compile_patterns(
         cached = _read_cache(path, digest, hs.HS_MODE_BLOCK, len(specs))
         if cached is not None:
             db, kinds, warnings, widths = cached
-            return CompiledPatterns._build(specs, db, kinds, warnings, widths=widths, from_cache=True,
-                                           cache_dir=directory, cache_path=path)
+            return PatternDatabase(specs, db, tuple(kinds), tuple(warnings), tuple(widths), from_cache=True,
+                                   cache_dir=directory, cache_path=path)
     errors: list[tuple[int, PatternProblem]] = []
     for spec in specs:
         errors.extend((spec.id, p) for p in _regex_problems(spec))
@@ -953,14 +971,5 @@ def compile_patterns(
             errors.extend(more.problems)
         raise PatternSetError(sorted(errors, key=lambda item: item[0]))
     db, kinds, warnings, widths, from_cache, path = compile_database(specs, hs.HS_MODE_BLOCK, directory)
-    return CompiledPatterns._build(
-        specs, db, kinds, warnings, widths=widths, from_cache=from_cache, cache_dir=directory, cache_path=path
-    )
-
-
-def __getattr__(name: str) -> Any:  # lazy re-exports (runtime.scan imports this module)
-    if name in ("CompiledPatterns", "Hit", "StreamScanner"):
-        from policylang.runtime import scan
-
-        return getattr(scan, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return PatternDatabase(specs, db, tuple(kinds), tuple(warnings), tuple(widths), from_cache=from_cache,
+                           cache_dir=directory, cache_path=path)

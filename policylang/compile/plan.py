@@ -91,7 +91,9 @@ class Plan:
     policy_set: PolicySet
     matchers: tuple[MatcherEntry, ...]
     spec_matcher: tuple[int, ...]  # pattern spec id -> matcher index
-    patterns: object  # policylang.compile.patterns.CompiledPatterns
+    # a policylang.compile.patterns.PatternDatabase from compile_plan(); the Guard replaces it
+    # by the runtime's scanner over it (policylang.runtime.scan.CompiledPatterns)
+    patterns: object
     models: tuple[ModelEntry, ...]
     rules: tuple[CompiledRule, ...]
     by_stage: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
@@ -150,7 +152,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
 
     ``trace_conditions(rule_info)`` may return a ``trace(node, program)`` wrapper for the
     rule's leaf conditions (test coverage); None compiles plain programs."""
-    from policylang.compile.patterns import PatternSetError, PatternSpec, compile_patterns
+    from policylang.compile.patterns import PatternSetError, PatternSpec, compile_pattern_database
     from policylang.loader import resolve_model_path
     from policylang.runtime.validators import VALIDATORS
 
@@ -192,7 +194,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
                 ))
                 spec_matcher.append(idx)
     try:
-        patterns = compile_patterns(specs, cache_dir=cache_dir)
+        patterns = compile_pattern_database(specs, cache_dir=cache_dir)
     except PatternSetError as err:
         diags = []
         for spec_id, problem in err.problems:

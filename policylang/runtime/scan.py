@@ -1,6 +1,6 @@
 """Scan text with the compiled pattern database: one Hyperscan call per text.
 
-:class:`CompiledPatterns` is what :func:`policylang.compile.patterns.compile_patterns`
+:class:`CompiledPatterns` is what :func:`compile_patterns` (over :func:`policylang.compile.patterns.compile_pattern_database`)
 returns. It is immutable and thread-safe: the database is shared, each thread gets its
 own Hyperscan scratch (cloned from a prototype that is never scanned with).
 
@@ -45,10 +45,12 @@ from policylang.compile.patterns import (
     SINGLE,
     SOM,
     TAIL,
+    PatternDatabase,
     PatternProblem,
     PatternSpec,
     _max_width,
     compile_database,
+    compile_pattern_database,
     edge_literal,
     load_blob,
     pack,
@@ -59,7 +61,7 @@ from policylang.compile.patterns import (
     window_for,
 )
 
-__all__ = ["Hit", "CompiledPatterns", "StreamScanner", "RegexTimeout", "DEFAULT_REGEX_TIMEOUT", "finditer_bounded"]
+__all__ = ["Hit", "CompiledPatterns", "compile_patterns", "StreamScanner", "RegexTimeout", "DEFAULT_REGEX_TIMEOUT", "finditer_bounded"]
 
 #: seconds of `regex` work (confirmation, start offsets) allowed per scanned text or stream chunk
 DEFAULT_REGEX_TIMEOUT = 0.5
@@ -420,7 +422,14 @@ class CompiledPatterns:
     specs: tuple[PatternSpec, ...]
 
     def __init__(self) -> None:  # pragma: no cover - use compile_patterns() or loads()
-        raise TypeError("use policylang.compile.patterns.compile_patterns() or CompiledPatterns.loads()")
+        raise TypeError("use policylang.runtime.scan.compile_patterns(), CompiledPatterns.from_database() "
+                        "or CompiledPatterns.loads()")
+
+    @classmethod
+    def from_database(cls, pdb: PatternDatabase) -> "CompiledPatterns":
+        """The scanner over a compile-stage :class:`~policylang.compile.patterns.PatternDatabase`."""
+        return cls._build(pdb.specs, pdb.db, pdb.kinds, pdb.warnings, widths=pdb.widths,
+                          from_cache=pdb.from_cache, cache_dir=pdb.cache_dir, cache_path=pdb.cache_path)
 
     @classmethod
     def _build(
@@ -644,6 +653,15 @@ class CompiledPatterns:
 
     def __repr__(self) -> str:
         return f"<CompiledPatterns {len(self.specs)} specs, from_cache={self.from_cache}>"
+
+
+def compile_patterns(
+    specs: Sequence[PatternSpec], *, cache_dir: Any = None
+) -> CompiledPatterns:
+    """Compile ``specs`` (:func:`policylang.compile.patterns.compile_pattern_database`: same
+    ``cache_dir`` meaning, same :class:`~policylang.compile.patterns.PatternSetError`) and
+    build the scanner over the database; PL402/PL403 warnings are on ``.problems``."""
+    return CompiledPatterns.from_database(compile_pattern_database(specs, cache_dir=cache_dir))
 
 
 def _loads(specs: Sequence[PatternSpec], blob: bytes) -> CompiledPatterns:
