@@ -28,7 +28,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from lark import Lark, Token
+
 from policylang._source import SourceFile
+from policylang.syntax import parse
+from policylang.syntax.grammar_file import grammar_text
 
 WIDTH = 100
 INDENT = "    "
@@ -64,20 +68,14 @@ class Tok:
 @functools.lru_cache(maxsize=1)
 def _token_parser():
     """A tree-building parser that keeps every token; comments go to a callback."""
-    from lark import Lark
-
-    from policylang.syntax.parser import _grammar_text
-
     sink: list = []
-    parser = Lark(_grammar_text(), parser="lalr", lexer="contextual", keep_all_tokens=True,
+    parser = Lark(grammar_text(), parser="lalr", lexer="contextual", keep_all_tokens=True,
                   lexer_callbacks={"COMMENT": lambda tok: (sink.append(tok), tok)[1]})
     return parser, sink
 
 
 def tokens(text: str) -> list[Tok]:
     """Every token of ``text``, comments included, in source order (Lark's error on bad syntax)."""
-    from lark import Token
-
     parser, sink = _token_parser()
     sink.clear()
     try:
@@ -313,8 +311,6 @@ def _render_decl(d: _Decl) -> list[str]:
 
 def format_source(text: str, name: str = "<fmt>") -> str:
     """``text`` in the canonical layout. Raises ``FormatError`` when it does not parse."""
-    from policylang.syntax import parse
-
     result = parse(SourceFile(name, text))
     if result.module is None:
         raise FormatError(result.diagnostics)

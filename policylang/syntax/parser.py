@@ -6,29 +6,13 @@ import functools
 import hashlib
 import os
 import threading
-from importlib import resources
 from pathlib import Path
 
 from lark import Lark
 
 from policylang._source import SourceFile
+from policylang.syntax.grammar_file import grammar_text
 from policylang.syntax.transform import ToAst
-
-GRAMMAR_FILE = "policy.lark"
-
-
-def _grammar_text() -> str:
-    # Installed wheel: grammar/ is shipped as policylang/_grammar/ (pyproject force-include).
-    try:
-        res = resources.files("policylang").joinpath("_grammar").joinpath(GRAMMAR_FILE)
-        if res.is_file():
-            return res.read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover
-        pass
-    # Source checkout: the one copy at the repository root.
-    repo = Path(__file__).resolve().parents[2] / "grammar" / GRAMMAR_FILE
-    return repo.read_text(encoding="utf-8")
-
 
 @functools.lru_cache(maxsize=1)
 def lark_parser() -> Lark:
@@ -37,7 +21,7 @@ def lark_parser() -> Lark:
     Built once. The inline transformer holds per-parse state, so ``parse_items``
     serializes parses with a lock (parsing is pure Python: threads would not overlap anyway).
     """
-    grammar = _grammar_text()
+    grammar = grammar_text()
     options = dict(parser="lalr", lexer="contextual", propagate_positions=False, maybe_placeholders=True,
                    transformer=_TRANSFORMER)
     cache = _cache_file(grammar)
