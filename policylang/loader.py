@@ -9,57 +9,22 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from policylang._source import SourceFile
+from policylang._resources import (  # noqa: F401 - re-exported: loader.pack_names() etc. are API
+    POLICY_SUFFIX,
+    base_dir,
+    is_pack_file,
+    pack_dir,
+    pack_file_name,
+    pack_names,
+    pack_source,
+)
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.errors import PolicyError
 
-POLICY_SUFFIX = ".policy"
 MAX_FILE_BYTES = 2 * 1024 * 1024
-
-
-def pack_names() -> tuple[str, ...]:
-    """Names of the built-in packs shipped in ``policylang/packs/``."""
-    root = resources.files("policylang").joinpath("packs")
-    names = [p.name[: -len(POLICY_SUFFIX)] for p in root.iterdir() if p.name.endswith(POLICY_SUFFIX)]
-    return tuple(sorted(names))
-
-
-def pack_source(name: str) -> SourceFile | None:
-    """The source of built-in pack ``name``, reported as ``<pack:NAME>/NAME.policy``."""
-    if not name.isidentifier():
-        return None
-    res = resources.files("policylang").joinpath("packs").joinpath(name + POLICY_SUFFIX)
-    if not res.is_file():
-        return None
-    return SourceFile(pack_file_name(name), res.read_text(encoding="utf-8"))
-
-
-def pack_file_name(name: str) -> str:
-    return f"<pack:{name}>/{name}{POLICY_SUFFIX}"
-
-
-def pack_dir(name: str) -> Path:
-    """Folder that a pack's relative paths (models, word files) resolve against."""
-    return Path(str(resources.files("policylang").joinpath("packs")))
-
-
-def is_pack_file(file_name: str) -> str | None:
-    if file_name.startswith("<pack:"):
-        return file_name[len("<pack:") : file_name.index(">")]
-    return None
-
-
-def base_dir(file_name: str) -> Path:
-    """The folder relative paths in a policy file resolve against."""
-    pack = is_pack_file(file_name)
-    if pack is not None:
-        return pack_dir(pack)
-    if file_name.startswith("<"):
-        return Path.cwd()
-    return Path(file_name).resolve().parent
 
 
 def decode_source(name: str, data: bytes) -> SourceFile | Diagnostic:

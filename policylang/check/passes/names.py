@@ -10,6 +10,7 @@ import difflib
 
 from policylang.check.checker import CheckContext, error
 from policylang.check.symbols import refs_in
+from policylang._resources import pack_names
 from policylang.check.util import kind_word
 from policylang.syntax import ast
 
@@ -32,8 +33,6 @@ def run(ctx: CheckContext):
         for use in info.module.of_type(ast.Use):
             for pack in use.packs:
                 if pack.value not in syms.namespaces:
-                    from policylang.loader import pack_names
-
                     yield error(
                         "PL104", f"unknown pack `{pack.value}`", pack.span,
                         help=did_you_mean(pack.value, pack_names()) or f"built-in packs: {', '.join(pack_names())}",
