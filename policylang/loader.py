@@ -454,21 +454,8 @@ def _entities_of(node) -> dict[str, tuple[str, ...]]:
 
 
 def model_spec(node, path: str):
-    """ModelSpec for a classifier/topic node whose path is already resolved."""
-    from policylang.runtime.models import ModelSpec
-    from policylang.syntax import ast
+    """ModelSpec for a classifier/topic node whose path is already resolved
+    (:func:`policylang.runtime.models.model_spec`)."""
+    from policylang.runtime.models import model_spec as _model_spec  # lazy: numpy, onnxruntime
 
-    o = node.options
-    tokenizer = None
-    if o.tokenizer is not None:
-        tokenizer = str((Path(path) if Path(path).is_dir() else Path(path).parent) / o.tokenizer.value)
-    kw = dict(
-        path=path,
-        tokenizer=tokenizer,
-        max_length=o.max_length,
-        threads=o.threads,
-    )
-    if isinstance(node, ast.Classifier):
-        kw["labels"] = tuple(s.value for s in o.labels) if o.labels else None
-        kw["activation"] = o.activation.value if o.activation else None
-    return ModelSpec(**kw)
+    return _model_spec(node, path)

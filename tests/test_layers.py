@@ -65,7 +65,6 @@ ALLOWED = {
     ("policylang.middleware.wrap", "policylang.middleware.vault"),  # FUNC
     ("policylang.runtime.model_runner", "policylang.runtime"),  # FUNC
     ("policylang.runtime.model_runner", "policylang.runtime.ner"),  # FUNC
-    ("policylang.runtime.model_runner", "policylang.loader"),  # FUNC, edge
     ("policylang.runtime.models", "policylang.runtime.ner"),  # FUNC
     ("policylang.runtime.ner", "policylang.runtime"),  # FUNC
     ("policylang.runtime.ner", "policylang.runtime.onnx_session"),  # FUNC

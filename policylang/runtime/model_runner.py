@@ -56,10 +56,8 @@ class ModelRunner:
         with self._lock:
             if entry.index in self._loaded:
                 return self._loaded[entry.index]
-            from policylang.loader import model_spec
-
             try:
-                loaded = self._load_entry(entry, model_spec)
+                loaded = self._load_entry(entry, self._m.model_spec)
             except Exception as err:  # a model that cannot load fails every call, by on_error
                 loaded = ("error", f"{type(err).__name__}: {err}", None)
             self._loaded[entry.index] = loaded

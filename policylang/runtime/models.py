@@ -61,6 +61,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from policylang.syntax import ast
+
 from .batching import BatcherStats, MicroBatcher, acall_with_timeout, call_with_timeout
 from .model_spec import ACTIVATIONS, ModelError, ModelSpec, ModelTimeout
 from .onnx_session import (
@@ -1265,3 +1267,20 @@ class ModelRegistry:
         for b in batchers:
             b.close()
 
+
+def model_spec(node, path: str):
+    """ModelSpec for a classifier/topic node (``policylang.syntax.ast``) whose path is already resolved."""
+    o = node.options
+    tokenizer = None
+    if o.tokenizer is not None:
+        tokenizer = str((Path(path) if Path(path).is_dir() else Path(path).parent) / o.tokenizer.value)
+    kw = dict(
+        path=path,
+        tokenizer=tokenizer,
+        max_length=o.max_length,
+        threads=o.threads,
+    )
+    if isinstance(node, ast.Classifier):
+        kw["labels"] = tuple(s.value for s in o.labels) if o.labels else None
+        kw["activation"] = o.activation.value if o.activation else None
+    return ModelSpec(**kw)
