@@ -49,9 +49,7 @@ ALLOWED = {
     ("policylang.check.passes.models", "policylang.loader"),  # FUNC, edge (model path resolution)
     ("policylang.check.passes.models", "policylang.runtime.models"),  # UP
     ("policylang.check.passes.types", "policylang.runtime.ner"),  # UP (NER label facts)
-    ("policylang.compile.plan", "policylang.compile.patterns"),  # FUNC
     ("policylang.compile.plan", "policylang.loader"),  # FUNC, edge (resolve_model_path)
-    ("policylang.compile.plan", "policylang.runtime.validators"),  # UP (validator registry)
     ("policylang.diagnostics.diagnostic", "policylang.diagnostics.codes"),  # FUNC
     ("policylang.diagnostics.render", "policylang.diagnostics.codes"),  # FUNC
     ("policylang.middleware", "policylang.middleware.log"),  # FUNC

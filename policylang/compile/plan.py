@@ -16,6 +16,7 @@ from policylang._source import Span
 from policylang.check.checker import PolicySet
 from policylang.check.symbols import Resolution, refs_in
 from policylang.compile.conditions import CompileInfo, ConditionCompiler, ModelRef, Program
+from policylang.compile.validators import VALIDATORS
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.errors import PolicyCompileError
 from policylang.syntax import ast
@@ -152,9 +153,10 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
 
     ``trace_conditions(rule_info)`` may return a ``trace(node, program)`` wrapper for the
     rule's leaf conditions (test coverage); None compiles plain programs."""
-    from policylang.compile.patterns import PatternSetError, PatternSpec, compile_pattern_database
+    from policylang.compile.patterns import (  # lazy: hyperscan
+        PatternSetError, PatternSpec, compile_pattern_database,
+    )
     from policylang.loader import resolve_model_path
-    from policylang.runtime.validators import VALIDATORS
 
     syms = policy_set.symbols
     need_spans = _uses_spans(policy_set)
