@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "policylang"
 
 STAGES = {"syntax": 1, "check": 2, "compile": 3, "runtime": 4, "middleware": 5}
-BASE = {"diagnostics", "errors", "_source", "_resources", "decision"}  # level 0
+BASE = {"diagnostics", "errors", "_source", "_resources", "_labels", "decision"}  # level 0
 EDGE = {"__init__", "__main__", "loader", "guard", "commands", "cli", "config", "testing", "evaluation",
         "observability", "distributed", "pygments_lexer", "schemas"}
 EDGE_LEVEL = 99
@@ -48,7 +48,6 @@ ALLOWED = {
     ("policylang.check.passes.hyperscan", "policylang.compile.patterns"),  # UP (hyperscan verdict)
     ("policylang.check.passes.models", "policylang.loader"),  # FUNC, edge (model path resolution)
     ("policylang.check.passes.models", "policylang.runtime.models"),  # UP
-    ("policylang.check.passes.types", "policylang.runtime.ner"),  # UP (NER label facts)
     ("policylang.compile.plan", "policylang.loader"),  # FUNC, edge (resolve_model_path)
     ("policylang.diagnostics.diagnostic", "policylang.diagnostics.codes"),  # FUNC
     ("policylang.diagnostics.render", "policylang.diagnostics.codes"),  # FUNC

@@ -23,6 +23,7 @@ argument      ``tool.args.PATH`` (stage ``tool_call``): a JSON value of the call
 
 from __future__ import annotations
 
+from policylang._labels import entity_types
 from policylang.check.checker import CheckContext, error
 from policylang.check.passes.names import did_you_mean
 from policylang.check.symbols import ModuleInfo
@@ -185,8 +186,6 @@ class _Typer:
                           if groups else "declare `entity NAME [\"TYPE\", ...]` or name an entity type of the model")
             return UNKNOWN
         if cls.options.labels is not None:
-            from policylang.runtime.ner import entity_types
-
             names = groups + [t for t in entity_types([lab.value for lab in cls.options.labels]) if t not in groups]
             if res.label not in names:
                 src = self.info.module.source
