@@ -5,7 +5,8 @@ one-line help, a function that adds its arguments to an ``argparse`` subparser, 
 function ``cmd_NAME(args) -> int`` that runs it and returns the exit code.
 
 Exit codes (every subcommand, docs/cli.md): 0 success; 1 the policies have problems
-(``check``), tests failed (``test``) or some input lines were bad (``scan``, ``eval``);
+(``check``), tests failed (``test``), some input lines were bad (``scan``, ``eval``) or
+``explain --fail`` refused the text;
 2 usage error, a policy that does not load (``scan``, ``eval``, ``explain``, ``test``) or
 internal error. ``main`` never lets a traceback out unless ``--debug``.
 """

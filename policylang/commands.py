@@ -337,6 +337,8 @@ def configure_explain(p) -> None:
     p.add_argument("--stage", default="input", choices=("input", "output", "context"))
     p.add_argument("--context", action="append", metavar="KEY=VALUE", help="request context attribute")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.add_argument("--fail", action="store_true",
+                   help="exit 1 when the decision is refuse (for scripts and CI; default: exit 0)")
     add_word_root(p)
 
 
@@ -354,7 +356,7 @@ def cmd_explain(args, out=None, err=None) -> int:
         return EXIT_USAGE
     text = sys.stdin.read() if args.text == "-" else args.text
     d = guard.check(text, stage=args.stage, context=_context_arg(args.context))
-    status = 1 if d.action == "refuse" else 0  # like `grep`: scripts can test for a refusal
+    status = 1 if args.fail and d.action == "refuse" else 0  # --fail: scripts can test for a refusal
     if args.json:
         print(d.model_dump_json(indent=2), file=out)
         return status
