@@ -13,9 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
+from policylang._source import NO_SPAN
 from policylang.check.symbols import ModuleInfo, Symbols, rule_id
 from policylang.diagnostics import Diagnostic, Severity
+from policylang.diagnostics.codes import CODES
 from policylang.syntax import ast
+from policylang.syntax.steps import DEFAULT_STEPS, STEPS
 
 
 class Environment(Protocol):
@@ -102,7 +105,7 @@ class CheckResult:
 
 
 def _passes() -> tuple[tuple[str, Pass], ...]:
-    from policylang.check.passes import PASSES
+    from policylang.check.passes import PASSES  # the passes import CheckContext and error() from here
 
     return PASSES
 
@@ -117,25 +120,13 @@ def policy_digest(infos: Iterable[ModuleInfo], word_lists: dict[str, tuple[str, 
     return "sha256:" + h.hexdigest()
 
 
-# Used only while ``policylang.runtime.normalize`` is not importable.
-FALLBACK_STEPS = ("nfkc", "invisible", "confusables", "leetspeak", "base64", "hex", "spaced", "rot13", "reversed",
-                  "urlencoding", "base32", "braille", "morse", "nato", "zalgo", "tags", "variation_selectors")
-FALLBACK_DEFAULT_STEPS = ("nfkc", "invisible")
-
-
 def known_normalize_steps() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(STEPS, DEFAULT_STEPS)`` of the runtime, or the documented fallback."""
-    try:
-        from policylang.runtime.steps import DEFAULT_STEPS, STEPS
-    except ImportError:
-        return FALLBACK_STEPS, FALLBACK_DEFAULT_STEPS
-    return tuple(STEPS), tuple(DEFAULT_STEPS)
+    """``(STEPS, DEFAULT_STEPS)``: every step name of the language, and the default steps."""
+    return STEPS, DEFAULT_STEPS
 
 
 def normalize_steps(infos: Iterable[ModuleInfo]) -> tuple[str, ...]:
     """Union of the steps every loaded module declares, in canonical order; defaults when none does."""
-    STEPS, DEFAULT_STEPS = known_normalize_steps()
-
     declared: set[str] = set()
     any_decl = False
     for info in infos:
@@ -208,8 +199,6 @@ def suppress_noqa(diags: list[Diagnostic], infos: Iterable[ModuleInfo]) -> list[
 
 def internal_error(pass_name: str, exc: BaseException, infos=()) -> Diagnostic:
     """PL901 for an exception raised inside a checker pass."""
-    from policylang._source import NO_SPAN
-
     span = infos[0].module.span if infos else NO_SPAN
     span = type(span)(span.file, 0, 0, 1, 1, 1, 1)
     return Diagnostic(
@@ -222,7 +211,5 @@ def internal_error(pass_name: str, exc: BaseException, infos=()) -> Diagnostic:
 def error(code: str, message: str, span, *, help: str | None = None, label: str | None = None,
           rule_id: str | None = None, severity: Severity | None = None) -> Diagnostic:
     """Shorthand for passes; severity defaults to the code's own."""
-    from policylang.diagnostics.codes import CODES
-
     sev = severity or CODES[code].severity
     return Diagnostic(code, sev, message, span, help=help, label=label, rule_id=rule_id)

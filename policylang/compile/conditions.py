@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 from policylang.check.symbols import ModuleInfo, Resolution, Symbols
 from policylang.syntax import ast
+from policylang.check.symbols import context_value_problem
 
 
 class ModelFailed(Exception):
@@ -329,8 +330,6 @@ class ContextSchema:
         return bool(self.decls)
 
     def problems(self, context: Mapping) -> dict[str, str]:
-        from policylang.check.symbols import context_value_problem
-
         out: dict[str, str] = {}
         if not isinstance(context, Mapping):
             return out

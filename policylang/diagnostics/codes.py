@@ -16,8 +16,14 @@ two in step.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
-from policylang.diagnostics.diagnostic import Severity
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
 
 E, W = Severity.ERROR, Severity.WARNING
 

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 from policylang._source import Span
-
-
-class Severity(str, Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
+from policylang.diagnostics.codes import CODES, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +35,6 @@ class Diagnostic:
 
     @property
     def name(self) -> str:
-        from policylang.diagnostics.codes import CODES
-
         code = CODES.get(self.code)
         return code.name if code else "unknown"
 

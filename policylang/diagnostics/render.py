@@ -24,6 +24,7 @@ from typing import Iterable, Mapping, Union
 
 from policylang._source import SourceFile, Span
 from policylang.diagnostics.diagnostic import Diagnostic, Severity
+from policylang.diagnostics.codes import CODES
 
 FORMATS = ("full", "concise", "json", "github", "sarif")
 DOCS_URL = "https://github.com/policylang/policylang/blob/main/docs/diagnostics.md"
@@ -75,7 +76,6 @@ def render_github(d: Diagnostic) -> str:
 
 def render_sarif(diagnostics: Iterable[Diagnostic]) -> str:
     """One SARIF 2.1.0 log with one run; columns count code points, like every span here."""
-    from policylang.diagnostics.codes import CODES
 
     diagnostics = list(diagnostics)
     codes = sorted({d.code for d in diagnostics})

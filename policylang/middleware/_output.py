@@ -18,6 +18,8 @@ from typing import Any, Mapping
 from policylang.decision import Decision
 from policylang.middleware.messages import acheck_many
 from policylang.middleware.streaming import StreamGuard
+from policylang.errors import Refused
+from policylang.middleware.messages import ContentShapeError
 
 __all__ = ["Leaf", "collect", "check_leaves", "acheck_leaves", "apply", "Memo", "StreamSet"]
 
@@ -69,8 +71,6 @@ def collect(value: Any, prefix: str, path: tuple = (), skip: frozenset = SKIP) -
 
     def walk(v, p, depth, inner_root=None):
         if depth > MAX_DEPTH:
-            from policylang.middleware.messages import ContentShapeError
-
             raise ContentShapeError(f"{_label(prefix, p)}: nested deeper than {MAX_DEPTH} levels; not passed on")
         if isinstance(v, str):
             if inner_root is None:
@@ -460,8 +460,6 @@ class EventStreamBase:
     def _refuse(self, d: Decision) -> list:
         self.refusal = d
         if self._on_refuse == "raise":
-            from policylang.errors import Refused
-
             raise Refused(d)
         if callable(self._on_refuse):
             return [self._on_refuse(d)]
@@ -493,8 +491,6 @@ class EventStreamBase:
                 pass
 
     def _run(self):
-        from policylang.errors import Refused
-
         self._started = True
         outcome, error, done = "error", None, False
         try:
@@ -551,8 +547,6 @@ class EventStreamBase:
                 pass
 
     async def _arun(self):
-        from policylang.errors import Refused
-
         self._started = True
         outcome, error, done = "error", None, False
         try:

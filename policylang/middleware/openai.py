@@ -52,6 +52,7 @@ from policylang.middleware.messages import (ContentShapeError, acheck, acheck_ma
                                             role_table)
 from policylang.middleware.streaming import StreamGuard
 from policylang.middleware.wrap import _check_on_refuse, merge_context, refusal_value
+from policylang.middleware.openai_responses import GuardedResponses
 
 __all__ = ["guard_openai", "GuardedOpenAI"]
 
@@ -100,7 +101,6 @@ class GuardedOpenAI(GuardedClient):
         super().__init__(guard, client, opts)
         self._async = _is_async(client)
         self.chat = _GuardedChat(self)
-        from policylang.middleware.openai_responses import GuardedResponses
 
         self.responses = GuardedResponses(self)  # the Responses API (policylang.middleware.openai_responses)
 

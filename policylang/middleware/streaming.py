@@ -74,6 +74,7 @@ from policylang.errors import PolicyEvaluationError, Refused
 from policylang.middleware.log import CallLog, DecisionLog
 from policylang.runtime.evaluate import Engine
 from policylang.syntax import ast
+from policylang.middleware.messages import acheck
 
 __all__ = ["StreamGuard", "GuardedStream", "AsyncGuardedStream", "stream_profile"]
 
@@ -99,7 +100,6 @@ REGEX_TIMEOUT = 0.05  # seconds per pending-start search; over it, the start is 
 @dataclasses.dataclass(frozen=True)
 class StreamProfile:
     """How a stage of a guard is streamed (see the module docstring)."""
-
     stage: str
     engine: Engine | None  # local refuse/redact rules; None when there are none
     redact_engine: Engine | None  # local redact rules only
@@ -762,7 +762,6 @@ def _prefix_decision(guard, sg: StreamGuard) -> Decision:
 
 
 async def _aprefix_decision(guard, sg: StreamGuard) -> Decision:
-    from policylang.middleware.messages import acheck
 
     if sg.overflowed:
         return sg.window_refusal
@@ -944,8 +943,6 @@ class AsyncGuardedStream(_StreamBase):
         await self.aclose()
 
     async def _run(self):
-        from policylang.middleware.messages import acheck
-
         self._started = True
         guard = self._guard
         upstream = None

@@ -46,6 +46,9 @@ from policylang.errors import Refused
 from policylang.middleware.log import CallLog, as_log
 from policylang.middleware.messages import ContentShapeError, acheck_messages, check_messages, is_messages, role_table
 from policylang.middleware.streaming import AsyncGuardedStream, GuardedStream
+from policylang.middleware.vault import AsyncVaultStream, VaultStream
+from policylang.middleware.vault import Vault
+from policylang.runtime.redact import apply
 
 __all__ = ["wrap"]
 
@@ -147,7 +150,6 @@ def _kind(value) -> str:
 def _vault_text(vault, value: str, d: Decision) -> str:
     """``value`` with the vault's placeholders where ``d`` redacted it; ``d.text`` when ``d``'s
     text is not exactly its redactions applied to ``value`` (nothing redacted, shadow rules)."""
-    from policylang.runtime.redact import apply
 
     if not d.redactions or d.refused or apply(value, d.redactions) != d.text:
         return d.text
@@ -195,8 +197,6 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
                                  prompt_arg=prompt_arg, vault=vault)
     table = role_table(roles, history)
     if vault is not None:
-        from policylang.middleware.vault import Vault
-
         if not isinstance(vault, Vault):
             raise TypeError(f"vault= must be a policylang.Vault, got {type(vault).__name__}")
     if not callable(fn):
@@ -220,7 +220,6 @@ def wrap(guard, fn: Callable | None = None, *, on_refuse="message", log=None, lo
     def vaulted(stream):
         if vault is None:
             return stream
-        from policylang.middleware.vault import AsyncVaultStream, VaultStream
 
         return AsyncVaultStream(stream, vault) if hasattr(stream, "__aiter__") else VaultStream(stream, vault)
 

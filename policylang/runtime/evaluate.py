@@ -24,6 +24,9 @@ from policylang.runtime import redact
 from policylang.runtime.normalize import Normalizer
 from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT, Hit, RegexTimeout
 from policylang.runtime.validators import ValidatorError
+from policylang.compile.conditions import ToolView
+from policylang.compile.patterns import regex_source
+from policylang.runtime import tools
 
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
@@ -183,8 +186,6 @@ class Engine:
         """
         twins = self._regex_twins.get(hit.id)
         if twins is None:
-            from policylang.compile.patterns import regex_source
-
             try:
                 pattern, flags = regex_source(self.plan.patterns.specs[hit.id])
                 twins = (regex.compile(pattern, flags | regex.POSIX), pattern, flags, {})
@@ -649,7 +650,6 @@ class Engine:
     def evaluate_tool_call(self, name: str, arguments, context: Mapping | None = None) -> Decision:
         """Check a tool call at stage ``tool_call``; the decision carries ``arguments``:
         the (redacted) argument object, or None when the call is refused."""
-        from policylang.runtime import tools
 
         if not isinstance(name, str):
             raise PolicyEvaluationError(f"check_tool_call() needs the tool name as str, got {type(name).__name__}")
@@ -675,7 +675,6 @@ class Engine:
 
     def evaluate_tool_result(self, name: str, text: str, context: Mapping | None = None) -> Decision:
         """Check a tool's result text at stage ``tool_result`` (``tool.name`` is the tool's name)."""
-        from policylang.compile.conditions import ToolView
 
         if not isinstance(name, str):
             raise PolicyEvaluationError(f"check_tool_result() needs the tool name as str, got {type(name).__name__}")

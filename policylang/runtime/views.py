@@ -21,6 +21,7 @@ import os
 import re
 import threading
 from functools import lru_cache
+from policylang.compile.patterns import _cpu_tag, _write_cache, resolve_cache_dir
 
 __all__ = ["printable_enough", "gates", "orig_gates", "ENGLISH", "LEET_WORDS", "is_word"]
 
@@ -88,7 +89,6 @@ _ORIG_GATE_SPECS: dict[str, tuple[str, int]] = {
 
 class _Gate:
     """A compiled Hyperscan database of candidate detectors and a scratch per thread."""
-
     def __init__(self, names: tuple[str, ...], specs: dict):
         import hyperscan as hs
 
@@ -136,8 +136,6 @@ def _gate_database(expressions: list[bytes], flags: list[int]):
 
     import hyperscan as hs
 
-    from policylang.compile.patterns import _cpu_tag, _write_cache, resolve_cache_dir
-
     folder = resolve_cache_dir(None)
     path = None
     if folder is not None:
@@ -165,7 +163,6 @@ def _on_gate(i, start, end, flags, ctx):
 
 class _AllGate:
     """Stand-in when Hyperscan cannot build the gate: every decoder runs (exact, slower)."""
-
     def __init__(self, names):
         self.all = frozenset(names)
 

@@ -98,11 +98,11 @@ def parse(source: SourceFile) -> ParseResult:
     deep = _too_deep(source)
     if deep is not None:
         return ParseResult(None, (deep,))
-    # lazy: lark (and the regex module it imports), ~50 ms; a parse-cache hit above needs neither
+    # a parse-cache hit above needs neither Lark nor the regex module it imports (~50 ms)
     from lark.exceptions import UnexpectedInput
 
-    from policylang.syntax.parser import lark_parser, parse_items
-    from policylang.syntax.syntax_errors import syntax_diagnostic
+    from policylang.syntax.parser import lark_parser, parse_items  # lazy: lark
+    from policylang.syntax.syntax_errors import syntax_diagnostic  # lazy: lark
 
     try:
         items, diags = parse_items(source)

@@ -12,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from policylang._source import SourceFile
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.syntax.chars import describe, lookalike
+from policylang.syntax.parser import parse_items
 
 # Terminals described in words.
 _WORDS = {
@@ -175,8 +176,6 @@ _EXAMPLES = {
 
 
 def _example_parse(text: str):
-    from policylang.syntax.parser import parse_items
-
     parse_items(SourceFile("<example>", text))
 
 

@@ -1,7 +1,8 @@
-"""The names of the normalization steps (``normalize ...`` in a policy), without the code.
+"""The names of the normalization steps (``normalize ...`` in a policy): part of the language.
 
-``policylang check`` needs the names only; importing them from here keeps it from loading
-the normalizer and numpy (~100 ms of a `check` run).
+The checker validates the names and the runtime (``policylang.runtime.normalize``) implements
+them; both import the names from here, so ``policylang check`` never loads the normalizer
+and numpy (~100 ms of a ``check`` run).
 """
 
 from __future__ import annotations
