@@ -54,7 +54,7 @@ def test_plain_function_example_runs():
 @pytest.mark.skipif(sys.platform == "win32", reason="subprocess environment")
 def test_plain_function_example_as_a_script():
     try:
-        import policylang.runtime.validators  # noqa: F401  (the example's policy uses `validate luhn`)
+        import policylang.compile.validators  # noqa: F401  (the example's policy uses `validate luhn`)
     except ImportError:  # pragma: no cover
         pytest.skip("validators not available in a fresh interpreter")
     res = subprocess.run([sys.executable, str(ROOT / "examples" / "plain_function.py")], capture_output=True,

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policylang
-from policylang.runtime.validators import VALIDATORS, card_network_ok
+from policylang.compile.validators import VALIDATORS, card_network_ok
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 FULLWIDTH = {ord(c): chr(0xFF10 + int(c)) for c in string.digits}

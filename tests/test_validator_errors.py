@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import policylang
-from policylang.runtime import validators
-from policylang.runtime.validators import VALIDATORS, ValidatorError
+from policylang.compile import validators
+from policylang.compile.validators import VALIDATORS, ValidatorError
 
 SOURCE = """\
 policy p "validator failures"

@@ -1,4 +1,4 @@
-"""Tests for policylang.runtime.validators."""
+"""Tests for policylang.compile.validators."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policylang.runtime.validators import VALIDATORS
+from policylang.compile.validators import VALIDATORS
 
 REQUIRED = {"luhn", "iban", "us_ssn", "ipv4", "ipv6", "public_ip", "email", "high_entropy",
             "jwt", "aba_routing", "date"}
@@ -123,3 +123,19 @@ def test_iban_single_digit_changes_are_caught():
 def test_validators_mapping_is_read_only():
     with pytest.raises(TypeError):
         VALIDATORS["luhn"] = lambda s: True  # type: ignore[index]
+
+
+def test_the_language_names_exactly_the_implemented_validators():
+    """`policylang check` reads the names from syntax.vocabulary; each must have an implementation."""
+    from policylang.syntax.vocabulary import VALIDATOR_NAMES
+
+    assert tuple(VALIDATORS) == VALIDATOR_NAMES
+
+
+def test_every_normalization_step_of_the_language_is_implemented():
+    from policylang.runtime import normalize
+    from policylang.syntax.vocabulary import STEPS
+
+    assert set(normalize._ORDER) == set(STEPS)
+    for step in STEPS:  # a normalizer of each single step builds (an unknown one raises UnknownStep)
+        normalize.Normalizer((step,))

@@ -18,7 +18,7 @@ from policylang.check.symbols import ModuleInfo, Symbols, rule_id
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.diagnostics.codes import CODES
 from policylang.syntax import ast
-from policylang.syntax.steps import DEFAULT_STEPS, STEPS
+from policylang.syntax.vocabulary import DEFAULT_STEPS, STEPS
 
 
 class Environment(Protocol):

@@ -1,8 +1,7 @@
-"""Small helpers the checker passes share: walking expressions, naming things, lazy lookups."""
+"""Small helpers the checker passes share: walking expressions, naming things."""
 
 from __future__ import annotations
 
-import importlib
 from policylang.check.symbols import ModuleInfo
 from policylang.syntax import ast
 
@@ -35,19 +34,6 @@ def rule_exprs(rule: ast.Rule):
 def user_infos(infos) -> list[ModuleInfo]:
     """Active modules: the files (or packs) the user asked to check. Lint runs on these."""
     return [i for i in infos if i.active]
-
-
-def lazy_names(module: str, attr: str, fallback) -> tuple[tuple[str, ...], bool]:
-    """Keys of ``module.attr`` when the module exists, else ``fallback``; second item says which."""
-    try:
-        mod = importlib.import_module(module)
-        value = getattr(mod, attr)
-    except (ImportError, AttributeError):
-        return tuple(fallback), False
-    try:
-        return tuple(value), True
-    except TypeError:
-        return tuple(fallback), False
 
 
 def annotation_value(node, name: str):

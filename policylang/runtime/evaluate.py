@@ -23,7 +23,7 @@ from policylang.errors import PolicyEvaluationError
 from policylang.runtime import redact
 from policylang.runtime.normalize import Normalizer
 from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT, Hit, RegexTimeout
-from policylang.runtime.validators import ValidatorError
+from policylang.compile.validators import ValidatorError
 from policylang.compile.conditions import ToolView
 from policylang.compile.patterns import regex_source
 from policylang.runtime import tools

@@ -80,7 +80,7 @@ from policylang.runtime import views as _views
 __all__ = ["STEPS", "DEFAULT_STEPS", "UnknownStep", "Normalizer", "NormalizedText"]
 
 # Fold steps (in place, with an offset map), then views (appended, each with its own map).
-from policylang.syntax.steps import DEFAULT_STEPS, STEPS, VIEW_STEPS  # noqa: E402
+from policylang.syntax.vocabulary import DEFAULT_STEPS, STEPS, VIEW_STEPS  # noqa: E402
 
 # Order in which steps are applied (and the canonical order of Normalizer.steps).
 _ORDER: tuple[str, ...] = ("invisible", "nfkc", "confusables", "leetspeak", "base64", "hex") + VIEW_STEPS

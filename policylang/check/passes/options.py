@@ -1,27 +1,22 @@
 """Options of declarations: validators (PL109), normalize steps (PL110), bad option values (PL210),
 run options on a head or topic that shares an embedder's run (PL220).
 
-Validator names are the keys of ``policylang.runtime.validators.VALIDATORS`` and
-normalization steps ``policylang.runtime.normalize.STEPS``; while those modules are not
-importable, the documented lists below stand in.
+Validator and normalization step names are the language's (``policylang.syntax.vocabulary``).
 """
 
 from __future__ import annotations
 
 from policylang.check.checker import CheckContext, error, known_normalize_steps
 from policylang.check.passes.names import did_you_mean
-from policylang.check.util import lazy_names, qualified
+from policylang.check.util import qualified
 from policylang.syntax import ast
+from policylang.syntax.vocabulary import VALIDATOR_NAMES
 
-FALLBACK_VALIDATORS = (
-    "luhn", "iban", "us_ssn", "ipv4", "ipv6", "public_ip", "email", "high_entropy", "jwt", "aba_routing", "date",
-)
 MAX_FUZZY = 3  # Hyperscan edit distance grows the automaton fast; more than 3 is never what you want
 
 
 def validator_names() -> tuple[str, ...]:
-    names, _ = lazy_names("policylang.runtime.validators", "VALIDATORS", FALLBACK_VALIDATORS)
-    return names
+    return VALIDATOR_NAMES
 
 
 def run(ctx: CheckContext):
