@@ -18,7 +18,7 @@ from policylang.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from policylang.check import check_source
+    from policylang.loader import check_source
     from policylang.decision import Citation, Decision, Evidence, Redaction
     from policylang.guard import Guard, load, loads
     from policylang.middleware.vault import Vault
@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 # The runtime (numpy, pydantic, Hyperscan) is imported on first use, so that the command
 # line's `check` and `fmt` start without it (PEP 562).
 _LAZY = {
-    "check_source": "policylang.check",
+    "check_source": "policylang.loader",
     "Citation": "policylang.decision",
     "Decision": "policylang.decision",
     "Evidence": "policylang.decision",

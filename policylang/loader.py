@@ -10,6 +10,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from policylang._source import SourceFile
 from policylang._resources import (  # noqa: F401 - re-exported: loader.pack_names() etc. are API
@@ -21,6 +22,7 @@ from policylang._resources import (  # noqa: F401 - re-exported: loader.pack_nam
     pack_names,
     pack_source,
 )
+from policylang.check.checker import CheckResult, check
 from policylang.diagnostics import Diagnostic, Severity
 from policylang.errors import PolicyError
 
@@ -459,3 +461,23 @@ def model_spec(node, path: str):
     from policylang.runtime.models import model_spec as _model_spec  # lazy: numpy, onnxruntime
 
     return _model_spec(node, path)
+
+
+def check_source(source: "str | SourceFile | Iterable[str | SourceFile]", *, name: str = "<string>", env=None):
+    """Parse and check policy text (and the packs it uses) in one call, without touching files.
+
+    ``source`` is policy text, a ``SourceFile``, or several of them (one policy set).
+    Returns a ``CheckResult`` whose ``diagnostics`` hold the syntax diagnostics too, and
+    whose ``policy_set`` is None when there is any error. ``env`` defaults to None: word
+    files and model folders are not read (pass ``loader.FileEnvironment()`` to read them).
+    """
+    if isinstance(source, (str, SourceFile)):
+        source = [source]
+    sources = [s if isinstance(s, SourceFile) else SourceFile(name if i == 0 else f"{name}#{i}", s)
+               for i, s in enumerate(source)]
+    infos, parse_diags = load_modules(sources)
+    result = check(infos, env)
+    diags = tuple(sorted(list(parse_diags) + list(result.diagnostics),
+                         key=lambda d: (d.span.file, d.span.start, d.code)))
+    policy_set = result.policy_set if not any(d.is_error for d in diags) else None
+    return CheckResult(policy_set, diags)

@@ -544,7 +544,7 @@ def test_pl303_scans_loaded_word_files(tmp_path):
 
 
 def test_check_source_reports_syntax_and_check_diagnostics_together():
-    from policylang.check import check_source
+    from policylang import check_source
 
     ok = check_source(CLEAN)
     assert ok.ok and ok.diagnostics == () and len(ok.policy_set.rules) == 2

@@ -32,8 +32,6 @@ ALLOWED = {
     #     runtime/evaluate.py, runtime/views.py, syntax/*)
     ("policylang.check.checker", "policylang.check.passes"),  # FUNC: the passes import CheckContext/error from checker
     # --- in this change's files, not yet moved down (item 2 of issue 10)
-    ("policylang.check", "policylang.check.checker"),  # FUNC
-    ("policylang.check", "policylang.loader"),  # FUNC, edge
     ("policylang.check.passes.hyperscan", "policylang.compile.patterns"),  # UP (hyperscan verdict)
     ("policylang.check.passes.models", "policylang.loader"),  # FUNC, edge (model path resolution)
     ("policylang.check.passes.models", "policylang.runtime.models"),  # UP
