@@ -54,3 +54,11 @@ def base_dir(file_name: str) -> Path:
     if file_name.startswith("<"):
         return Path.cwd()
     return Path(file_name).resolve().parent
+
+
+def model_location(policy_file: str, raw: str) -> str:
+    """Where a policy's model path points: relative to the policy file, or ``builtin:NAME``
+    as written (the model runtime finds and sha256-checks shipped models when it loads them)."""
+    if raw.startswith("builtin:"):
+        return raw
+    return str((base_dir(policy_file) / raw).resolve())

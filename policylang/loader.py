@@ -440,6 +440,15 @@ class FileEnvironment:
             return models.inspect_model(model_spec(node, path), "ner", entities=_entities_of(node))
         return models.inspect_model(model_spec(node, path), kind)
 
+    def resolve_model_path(self, policy_file: str, raw: str) -> str:
+        return resolve_model_path(policy_file, raw)
+
+    def head_fit(self, node, path: str, emb_node, emb_path: str):
+        """``(head input width, embedder width, head's trained window, embedder window)``."""
+        from policylang.runtime.models import head_fit  # lazy: numpy, onnxruntime
+
+        return head_fit(path, model_spec(emb_node, emb_path))
+
 
 def resolve_model_path(policy_file: str, raw: str) -> str:
     """Model paths are relative to the policy file; ``builtin:NAME`` names a shipped model."""

@@ -33,9 +33,6 @@ ALLOWED = {
     ("policylang.check.checker", "policylang.check.passes"),  # FUNC: the passes import CheckContext/error from checker
     # --- in this change's files, not yet moved down (item 2 of issue 10)
     ("policylang.check.passes.hyperscan", "policylang.compile.patterns"),  # UP (hyperscan verdict)
-    ("policylang.check.passes.models", "policylang.loader"),  # FUNC, edge (model path resolution)
-    ("policylang.check.passes.models", "policylang.runtime.models"),  # UP
-    ("policylang.compile.plan", "policylang.loader"),  # FUNC, edge (resolve_model_path)
     ("policylang.middleware", "policylang.middleware.log"),  # FUNC
     ("policylang.middleware", "policylang.middleware.openai"),  # FUNC
     ("policylang.middleware.litellm", "policylang"),  # UP to the edge: policy= paths -> policylang.load

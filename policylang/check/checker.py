@@ -28,9 +28,10 @@ class Environment(Protocol):
     def inspect_model(self, node, path: str) -> list[str]:
         ...
 
-    # Optional: ``head_fit(head_node, head_path, embedder_node, embedder_path)`` ->
-    # ``(head input width, embedder width, head's trained window, embedder window)``;
-    # without it the models pass asks policylang.runtime.models.head_fit.
+    # Optional: ``resolve_model_path(policy_file, raw)`` (default: relative to the policy
+    # file, ``builtin:NAME`` as written) and ``head_fit(head_node, head_path, embedder_node,
+    # embedder_path)`` -> ``(head input width, embedder width, head's trained window,
+    # embedder window)`` (without it heads are not compared with their embedders).
 
 
 @dataclass(frozen=True, slots=True)

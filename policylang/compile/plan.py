@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from policylang._resources import model_location
 from policylang._source import Span
 from policylang.check.checker import PolicySet
 from policylang.check.symbols import Resolution, refs_in
@@ -156,7 +157,6 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
     from policylang.compile.patterns import (  # lazy: hyperscan
         PatternSetError, PatternSpec, compile_pattern_database,
     )
-    from policylang.loader import resolve_model_path
 
     syms = policy_set.symbols
     need_spans = _uses_spans(policy_set)
@@ -213,7 +213,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
     def embedder_entry(emb) -> ModelEntry:
         """The entry of a declared embedder (made when a head or topic first names it)."""
         if emb.qname not in model_index:
-            emb_path = resolve_model_path(emb.info.module.source.name, emb.node.path.value)
+            emb_path = model_location(emb.info.module.source.name, emb.node.path.value)
             model_index[emb.qname] = len(models)
             models.append(ModelEntry(len(models), emb.qname, emb.node, emb_path, "refuse",
                                      emb.node.options.timeout_ms))
@@ -229,7 +229,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
         if isinstance(node, ast.Topic) and emb_entry is not None:
             path = emb_entry.path  # a topic on an embedder has no folder of its own
         else:
-            path = resolve_model_path(sym.info.module.source.name, node.path.value)
+            path = model_location(sym.info.module.source.name, node.path.value)
         model_index[sym.qname] = len(models)
         models.append(ModelEntry(
             len(models), sym.qname, node, path, o.on_error,

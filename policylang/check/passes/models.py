@@ -3,7 +3,7 @@
 output is NaN, infinite or out of range), and for a head on an embedder PL218 (widths
 differ) and PL219 (trained on another token window, a warning).
 
-Paths are resolved with ``policylang.loader.resolve_model_path`` (relative to the policy
+Paths are resolved by the environment's ``resolve_model_path`` (the loader's: ``builtin:NAME`` sha256-checked) (relative to the policy
 file, or ``builtin:NAME``) and inspected through ``ctx.env.inspect_model``. Without an
 environment (``check(infos, env=None)``) the pass does nothing. Every exception becomes
 a diagnostic. Models are checked when they are declared in a module being checked, or
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from policylang._resources import model_location
 from policylang.check.checker import CheckContext, error
 from policylang.check.symbols import refs_in
 from policylang.syntax import ast
@@ -61,8 +62,7 @@ def _what(node) -> str:
 def run(ctx: CheckContext):
     if ctx.env is None:
         return
-    from policylang.loader import resolve_model_path
-
+    resolve_model_path = getattr(ctx.env, "resolve_model_path", model_location)
     usable: dict[str, str] = {}  # embedder qname -> resolved path, for the heads on it
     for sym in _wanted(ctx):
         node = sym.node
@@ -123,12 +123,9 @@ def _code(text: str) -> str:
 def _fit(ctx: CheckContext, node, path: str, emb_node, emb_path: str):
     """The environment's ``head_fit`` when it has one, else the model runtime's."""
     env_fit = getattr(ctx.env, "head_fit", None)
-    if env_fit is not None:
-        return env_fit(node, path, emb_node, emb_path)
-    from policylang.loader import model_spec
-    from policylang.runtime.models import head_fit  # onnxruntime: an optional dependency
-
-    return head_fit(path, model_spec(emb_node, emb_path))
+    if env_fit is None:  # an environment that cannot open models: nothing to compare
+        return None, None, None, None
+    return env_fit(node, path, emb_node, emb_path)
 
 
 def _head_fit(ctx: CheckContext, node: ast.Classifier, path: str, emb, emb_path: str):
