@@ -252,7 +252,8 @@ def test_async_function(guard):
 
     outs, elapsed = asyncio.run(main())
     assert outs[3] == "reply to q3 from [email], write to [email]"
-    assert calls[0] == "q0 from [email]"
+    # the input checks run off the event loop, so the model may be called in any order
+    assert sorted(calls) == sorted(f"q{i} from [email]" for i in range(10))
     assert elapsed < 0.4  # the ten calls overlapped: nothing blocked the event loop
 
 
