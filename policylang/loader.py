@@ -410,7 +410,19 @@ def load_modules(targets) -> tuple[list, list[Diagnostic]]:
     return infos, diags
 
 
-class FileEnvironment:
+class PatternEnvironment:
+    """The checker's window on the compiler: Hyperscan's verdict on one pattern (PL401-PL403).
+
+    Reads no files; ``check_source`` uses it when no environment is given."""
+
+    def pattern_problems(self, **spec):
+        """``check_pattern(PatternSpec(**spec))``: what Hyperscan rejects or degrades (never raises)."""
+        from policylang.compile.patterns import PatternSpec, check_pattern  # lazy: hyperscan
+
+        return check_pattern(PatternSpec(**spec))
+
+
+class FileEnvironment(PatternEnvironment):
     """The checker's window on the file system: word files and model folders.
 
     ``word_roots``: folders besides each policy's own where its word files may live;
@@ -477,15 +489,16 @@ def check_source(source: "str | SourceFile | Iterable[str | SourceFile]", *, nam
 
     ``source`` is policy text, a ``SourceFile``, or several of them (one policy set).
     Returns a ``CheckResult`` whose ``diagnostics`` hold the syntax diagnostics too, and
-    whose ``policy_set`` is None when there is any error. ``env`` defaults to None: word
-    files and model folders are not read (pass ``loader.FileEnvironment()`` to read them).
+    whose ``policy_set`` is None when there is any error. ``env`` defaults to a
+    ``PatternEnvironment``: patterns get Hyperscan's verdict, word files and model folders
+    are not read (pass ``loader.FileEnvironment()`` to read them).
     """
     if isinstance(source, (str, SourceFile)):
         source = [source]
     sources = [s if isinstance(s, SourceFile) else SourceFile(name if i == 0 else f"{name}#{i}", s)
                for i, s in enumerate(source)]
     infos, parse_diags = load_modules(sources)
-    result = check(infos, env)
+    result = check(infos, env if env is not None else PatternEnvironment())
     diags = tuple(sorted(list(parse_diags) + list(result.diagnostics),
                          key=lambda d: (d.span.file, d.span.start, d.code)))
     policy_set = result.policy_set if not any(d.is_error for d in diags) else None

@@ -634,3 +634,24 @@ def test_head_fit_against_its_embedder(tmp_path, fit, expect):
     diags, _ = check_text(HEAD_POLICY, name=str(tmp_path / "p.policy"), env=env)
     assert env.calls == [("guard", "minilm")]
     assert codes(diags) == expect
+
+
+def test_hyperscan_verdicts_come_through_the_environment():
+    """The check stage never imports the compiler: PL40x verdicts come from env.pattern_problems."""
+    from policylang import check_source
+    from policylang.loader import PatternEnvironment
+
+    text = ('policy t\nprinciple p "P."\npattern lb = /(?<=id:)[0-9]{4}/\n'
+            'rule r on input:\n    when lb\n    refuse\n    because p\n')
+    assert "PL402" in codes(check_source(text).diagnostics)  # the default: a PatternEnvironment
+    assert "PL402" in codes(check_text(text, env=FileEnvironment())[0])
+    assert "PL402" not in codes(check_text(text, env=None)[0])
+    asked = []
+
+    class Counting(PatternEnvironment):
+        def pattern_problems(self, **spec):
+            asked.append(spec["expression"])
+            return super().pattern_problems(**spec)
+
+    assert "PL402" in codes(check_text(text.replace("4}", "5}"), env=Counting())[0])
+    assert asked == ["(?<=id:)[0-9]{5}"]

@@ -32,7 +32,6 @@ ALLOWED = {
     #     runtime/evaluate.py, runtime/views.py, syntax/*)
     ("policylang.check.checker", "policylang.check.passes"),  # FUNC: the passes import CheckContext/error from checker
     # --- in this change's files, not yet moved down (item 2 of issue 10)
-    ("policylang.check.passes.hyperscan", "policylang.compile.patterns"),  # UP (hyperscan verdict)
     ("policylang.middleware", "policylang.middleware.log"),  # FUNC
     ("policylang.middleware", "policylang.middleware.openai"),  # FUNC
     ("policylang.middleware.litellm", "policylang"),  # UP to the edge: policy= paths -> policylang.load

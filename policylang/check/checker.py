@@ -28,7 +28,8 @@ class Environment(Protocol):
     def inspect_model(self, node, path: str) -> list[str]:
         ...
 
-    # Optional: ``resolve_model_path(policy_file, raw)`` (default: relative to the policy
+    # Optional: ``pattern_problems(**pattern_spec)`` (Hyperscan's verdict: PL401-PL403; without
+    # it patterns are not compiled), ``resolve_model_path(policy_file, raw)`` (default: relative to the policy
     # file, ``builtin:NAME`` as written) and ``head_fit(head_node, head_path, embedder_node,
     # embedder_path)`` -> ``(head input width, embedder width, head's trained window,
     # embedder window)`` (without it heads are not compared with their embedders).

@@ -1,16 +1,16 @@
 """Patterns Hyperscan cannot take as written: PL401 (rejected), PL402 (needs the slower
 ``regex`` confirmation path), PL403 (too large for start-of-match offsets).
 
-The verdict comes from ``policylang.compile.patterns.check_pattern``, the same code the
-compiler uses, so ``check`` and ``compile`` agree. When that module is not importable
-(a platform without Hyperscan) this pass reports nothing. Patterns already reported by
-the regex pass are skipped, and so are patterns ``simple_enough`` proves fine without
+The verdict comes from the environment's ``pattern_problems(**spec)`` (the loader's
+environments answer with ``policylang.compile.patterns.check_pattern``, the same code the
+compiler uses, so ``check`` and ``compile`` agree; the check stage never imports the
+compiler). An environment without it (``check(infos, None)``) gets no verdicts. Patterns
+already reported by the regex pass are skipped, and so are patterns ``simple_enough`` proves fine without
 compiling them. Verdicts are cached per pattern spec for the process.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 from policylang.check.checker import CheckContext, error
@@ -32,14 +32,6 @@ HELP = {
     "PL403": "match positions are found with a slower second pass; shorten bounded repeats like `{1,200}` "
              "if this pattern is used for redaction",
 }
-
-
-def _load():
-    try:
-        from policylang.compile.patterns import PatternSpec, check_pattern
-    except ImportError:
-        return None
-    return PatternSpec, check_pattern
 
 
 # ---------------------------------------------------------------------------- prescreen
@@ -195,11 +187,9 @@ def _needs_spans(ctx: CheckContext) -> set[str]:
 
 
 def run(ctx: CheckContext):
-    loaded = _load()
-    if loaded is None:
+    pattern_problems = getattr(ctx.env, "pattern_problems", None)
+    if pattern_problems is None:
         return
-    PatternSpec, check_pattern = loaded
-    fields = {f.name for f in dataclasses.fields(PatternSpec)} if dataclasses.is_dataclass(PatternSpec) else None
     bad = ctx.facts.get("bad_patterns", set())
     need_spans = _needs_spans(ctx)
     for sym in list(ctx.symbols.table.values()):
@@ -220,14 +210,12 @@ def run(ctx: CheckContext):
             ucp="u" in node.flags, wholeword=o.wholeword, fuzzy=o.fuzzy or 0,
             spans=sym.qname in need_spans or bool(o.validators),
         )
-        if fields is not None:
-            kw = {k: v for k, v in kw.items() if k in fields}
         if simple_enough(**{k: v for k, v in kw.items() if k not in ("id", "literal", "spans")}):
             continue
         key = tuple(sorted(kw.items()))
         problems = _CACHE.get(key)
         if problems is None:
-            problems = tuple(check_pattern(PatternSpec(**kw)))
+            problems = tuple(pattern_problems(**kw))
             if len(_CACHE) >= _CACHE_LIMIT:
                 _CACHE.clear()
             _CACHE[key] = problems
