@@ -20,9 +20,8 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from policylang.check.symbols import ModuleInfo, Resolution, Symbols
+from policylang.check.symbols import ModuleInfo, Resolution, Symbols, context_value_problem
 from policylang.syntax import ast
-from policylang.check.symbols import context_value_problem
 
 
 class ModelFailed(Exception):

@@ -23,8 +23,8 @@ import unicodedata
 from typing import Iterable, Mapping, Union
 
 from policylang._source import SourceFile, Span
-from policylang.diagnostics.diagnostic import Diagnostic, Severity
 from policylang.diagnostics.codes import CODES
+from policylang.diagnostics.diagnostic import Diagnostic, Severity
 
 FORMATS = ("full", "concise", "json", "github", "sarif")
 DOCS_URL = "https://github.com/policylang/policylang/blob/main/docs/diagnostics.md"

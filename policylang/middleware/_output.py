@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from policylang.decision import Decision
-from policylang.middleware.messages import acheck_many
-from policylang.middleware.streaming import StreamGuard
 from policylang.errors import Refused
-from policylang.middleware.messages import ContentShapeError
+from policylang.middleware.messages import ContentShapeError, acheck_many
+from policylang.middleware.streaming import StreamGuard
 
 __all__ = ["Leaf", "collect", "check_leaves", "acheck_leaves", "apply", "Memo", "StreamSet"]
 

@@ -50,9 +50,9 @@ from policylang.middleware._output import GuardedClient
 from policylang.middleware.log import CallLog, as_log
 from policylang.middleware.messages import (ContentShapeError, acheck, acheck_many, acheck_messages, check_messages,
                                             role_table)
+from policylang.middleware.openai_responses import GuardedResponses
 from policylang.middleware.streaming import StreamGuard
 from policylang.middleware.wrap import _check_on_refuse, merge_context, refusal_value
-from policylang.middleware.openai_responses import GuardedResponses
 
 __all__ = ["guard_openai", "GuardedOpenAI"]
 

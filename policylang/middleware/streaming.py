@@ -72,9 +72,9 @@ from policylang.compile.plan import STAGES, Plan
 from policylang.decision import Decision
 from policylang.errors import PolicyEvaluationError, Refused
 from policylang.middleware.log import CallLog, DecisionLog
+from policylang.middleware.messages import acheck
 from policylang.runtime.evaluate import Engine
 from policylang.syntax import ast
-from policylang.middleware.messages import acheck
 
 __all__ = ["StreamGuard", "GuardedStream", "AsyncGuardedStream", "stream_profile"]
 

@@ -46,8 +46,7 @@ from policylang.errors import Refused
 from policylang.middleware.log import CallLog, as_log
 from policylang.middleware.messages import ContentShapeError, acheck_messages, check_messages, is_messages, role_table
 from policylang.middleware.streaming import AsyncGuardedStream, GuardedStream
-from policylang.middleware.vault import AsyncVaultStream, VaultStream
-from policylang.middleware.vault import Vault
+from policylang.middleware.vault import AsyncVaultStream, Vault, VaultStream
 from policylang.runtime.redact import apply
 
 __all__ = ["wrap"]

@@ -16,17 +16,15 @@ from typing import Any, Mapping, Sequence
 
 import regex
 
-from policylang.compile.conditions import Frame, ModelFailed, context_schema
+from policylang.compile.conditions import Frame, ModelFailed, ToolView, context_schema
+from policylang.compile.patterns import regex_source
 from policylang.compile.plan import STAGES, CompiledRule, Plan
+from policylang.compile.validators import ValidatorError
 from policylang.decision import PRECEDENCE, Citation, Decision, Evidence, fast_construct
 from policylang.errors import PolicyEvaluationError
-from policylang.runtime import redact
+from policylang.runtime import redact, tools
 from policylang.runtime.normalize import Normalizer
 from policylang.runtime.scan import DEFAULT_REGEX_TIMEOUT, Hit, RegexTimeout
-from policylang.compile.validators import ValidatorError
-from policylang.compile.conditions import ToolView
-from policylang.compile.patterns import regex_source
-from policylang.runtime import tools
 
 DEFAULT_REFUSAL = "I can't help with that request."
 MAX_EVIDENCE = 20
