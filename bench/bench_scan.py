@@ -498,57 +498,38 @@ def main(argv: list[str] | None = None) -> int:
         results["hs_floor"] = _summarise("hs_floor", "reference: Hyperscan on pre-encoded bytes, no callback",
                                          runs, texts, sizes)
 
-    if "many" in engines or "check" in engines:
-        src = workload.policy_from_rules(rules)
-        guard, guard_load_s, why = load_engine(src)
+    batches = f", batches of {args.batch}" if args.batch else ""
+    for tag, src, shown, (many_key, check_key), label in (
+        ("engine", lambda: workload.policy_from_rules(rules), None, ("many", "check"), "policylang guard."),
+        ("packs", lambda: PACKS_SOURCE, repr(PACKS_SOURCE.strip()), ("packs", "packs_check"),
+         "use pii, secrets, jailbreak: "),
+    ):
+        if many_key not in engines and check_key not in engines:
+            continue
+        source = src()
+        guard, guard_load_s, why = load_engine(source)
         if guard is None:
-            print(f"engine: not available ({why})")
-            for key in ("many", "check"):
+            print(f"{tag}: not available ({why})")
+            for key in (many_key, check_key):
                 if key in engines:
-                    results[key] = {"engine": key, "skipped": f"engine: not available ({why})"}
-        else:
-            compile_info["engine"] = {"loads_s": guard_load_s}
-            print(f"engine:   policylang.loads() of {len(src.splitlines())} DSL lines in {guard_load_s:.2f} s")
-            for key, make, label in (
-                ("many", lambda: EngineMany(guard, args.batch),
-                 "policylang guard.check_many(texts)" + (f", batches of {args.batch}" if args.batch else "")),
-                ("check", lambda: EngineCheck(guard), "policylang guard.check(text) per message"),
-            ):
-                if key not in engines:
-                    continue
-                try:
-                    runner = make()
-                    runs = _timed_runs(runner, texts, args.runs)
-                    results[key] = _summarise(key, label, runs, texts, sizes)
-                except Exception as exc:  # noqa: BLE001
-                    reason = f"engine: {key} failed: {type(exc).__name__}: {str(exc)[:300]}"
-                    print(reason)
-                    results[key] = {"engine": key, "skipped": reason}
-
-    if "packs" in engines or "packs_check" in engines:
-        guard, guard_load_s, why = load_engine(PACKS_SOURCE)
-        if guard is None:
-            print(f"packs: not available ({why})")
-            for key in ("packs", "packs_check"):
-                if key in engines:
-                    results[key] = {"engine": key, "skipped": f"packs: not available ({why})"}
-        else:
-            compile_info["packs"] = {"loads_s": guard_load_s}
-            print(f"packs:    policylang.loads({PACKS_SOURCE.strip()!r}) in {guard_load_s:.2f} s")
-            for key, make, label in (
-                ("packs", lambda: EngineMany(guard, args.batch),
-                 "use pii, secrets, jailbreak: check_many(texts)" + (f", batches of {args.batch}" if args.batch else "")),
-                ("packs_check", lambda: EngineCheck(guard), "use pii, secrets, jailbreak: check(text) per message"),
-            ):
-                if key not in engines:
-                    continue
-                try:
-                    runs = _timed_runs(make(), texts, args.runs)
-                    results[key] = _summarise(key, label, runs, texts, sizes)
-                except Exception as exc:  # noqa: BLE001
-                    reason = f"packs: {key} failed: {type(exc).__name__}: {str(exc)[:300]}"
-                    print(reason)
-                    results[key] = {"engine": key, "skipped": reason}
+                    results[key] = {"engine": key, "skipped": f"{tag}: not available ({why})"}
+            continue
+        compile_info[tag] = {"loads_s": guard_load_s}
+        what = shown or f"{len(source.splitlines())} DSL lines"
+        print(f"{tag + ':':9} policylang.loads() of {what} in {guard_load_s:.2f} s")
+        for key, make, row in (
+            (many_key, lambda: EngineMany(guard, args.batch), f"{label}check_many(texts){batches}"),
+            (check_key, lambda: EngineCheck(guard), f"{label}check(text) per message"),
+        ):
+            if key not in engines:
+                continue
+            try:
+                runs = _timed_runs(make(), texts, args.runs)
+                results[key] = _summarise(key, row, runs, texts, sizes)
+            except Exception as exc:  # noqa: BLE001
+                reason = f"{tag}: {key} failed: {type(exc).__name__}: {str(exc)[:300]}"
+                print(reason)
+                results[key] = {"engine": key, "skipped": reason}
 
     naive_texts = texts
     if "naive" in engines:
