@@ -6,8 +6,9 @@ start pays), alternating policylang and its baseline, median of --runs (5) round
   import    importing policylang and the modules load() needs (reported apart, not in the times below)
   warm      policylang.load(...) + a first check, with the on-disk caches filled (pattern database,
             syntax trees, view gates)
-  hs_load   baseline: the same database's bytes read from the cache file and hs.loadb()ed,
-            plus a scratch (imports excluded): the floor of any warm load
+  hs_load   baseline: the same databases' bytes read from the cache file and hs.loadb()ed (the
+            main one and each late spec's own), plus a scratch each (imports excluded): the floor
+            of any warm load
   cold      policylang.load(...) with an empty cache folder (parse, check, compile everything)
   hs_compile baseline: hyperscan compiling the same expressions, flags and ids directly
             (what the cold load cannot avoid)
@@ -62,8 +63,14 @@ HS_LOAD = textwrap.dedent("""
     (hlen,) = struct.unpack_from("<I", data, len(P._MAGIC))
     start = len(P._MAGIC) + 4
     header = json.loads(data[start:start + hlen])
-    db = hs.loadb(data[start + hlen:], mode=header["mode"])
-    db.scratch = hs.Scratch(db)
+    blob = data[start + hlen:]
+    pos = header.get("main", len(blob))  # the main database, then each late spec's own ("side")
+    dbs = [hs.loadb(blob[:pos], mode=header["mode"])] if pos else []
+    for _i, size in header.get("side", ()):
+        dbs.append(hs.loadb(blob[pos:pos + size], mode=header["mode"]))
+        pos += size
+    for db in dbs:
+        db.scratch = hs.Scratch(db)
     t1 = time.perf_counter()
     print(json.dumps({"s": t1 - t0}))
 """)
