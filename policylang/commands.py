@@ -124,9 +124,11 @@ def bounded_lines(src, limit: int):
         yield size - raw.endswith(b"\n")
 
 
-def _read_lines(src, limit: int):
-    """:func:`iter_jsonl` over :func:`bounded_lines`: over-long lines become bad lines."""
-    for lineno, raw in enumerate(bounded_lines(src, limit), start=1):
+def _read_lines(src, limit: int, start: int = 1):
+    """:func:`iter_jsonl` over :func:`bounded_lines`: over-long lines become bad lines.
+
+    ``start``: the line number of the first line of ``src`` (a Ray worker reads a slice of a file)."""
+    for lineno, raw in enumerate(bounded_lines(src, limit), start=start):
         if isinstance(raw, int):
             yield Line(lineno, None, f"line too long: over {limit:,} bytes (read {raw:,}); skipped unread "
                                      "(--max-line-bytes; texts over the guard's max_text_chars are refused anyway)")
@@ -236,7 +238,21 @@ def cmd_scan(args, out=None, err=None) -> int:
         if engine == "ray":
             started_ray = ray_data.init_ray()
             guard.close()
-            records = ray_data.scan_records(bundle, lines, stage=args.stage, workers=workers, batch_size=args.batch)
+            if not parquet_in and ray_data.can_split(args.input):  # the workers read slices of the file
+                for part in ray_data.scan_file(bundle, args.input, limit=limit, stage=args.stage, workers=workers,
+                                               batch_size=args.batch, parquet=parquet_out):
+                    for lineno, why in part.errors:
+                        print(f"{args.input}:{lineno}: error: {why}", file=err)
+                    counts["lines"] += part.lines
+                    counts["bad"] += len(part.errors)
+                    writer.write_chunk(part.jsonl, part.table)
+                    if show_progress:
+                        print(f"\rscanned {counts['lines']:,} lines ({counts['bad']} bad)", end="", file=err,
+                              flush=True)
+                records = ()
+            else:
+                records = ray_data.scan_records(bundle, lines, stage=args.stage, workers=workers,
+                                                batch_size=args.batch)
         else:
             records = _local_records(guard, args.stage, args.batch, lines)
         for rec in records:

@@ -14,15 +14,20 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policylang.cli import main
+from policylang.commands import bounded_lines
 from policylang.distributed import BundleError, PolicyBundle, RayNotInstalled
+from policylang.loader import UsageError
 
 ray = pytest.importorskip("ray", reason="needs the policylang[ray] extra")
 pytest.importorskip("ray.data")
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
+from policylang.distributed import ray_data  # noqa: E402
 from policylang.distributed.ray_data import local_runtime_env, scan_dataset  # noqa: E402
 
 PACKS = ["-p", "pii", "-p", "secrets", "-p", "jailbreak"]
@@ -232,3 +237,126 @@ def test_workers_load_the_shipped_database_instead_of_compiling(tmp_path):
     assert rebuilt.plan.patterns.from_cache  # the seeded entry was a hit: no Hyperscan compile
     assert (worker_cache / bundle.db_name).read_bytes() == bundle.db
     assert rebuilt.check("mail a@b.com").action == guard.check("mail a@b.com").action
+
+
+# ---------------------------------------------------------------- the workers read slices of a JSONL file
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")),
+                                st.sampled_from([b"\n", b"\r\n", b"\n\n", b""])), max_size=12),
+       target=st.integers(1, 40), read_size=st.integers(1, 16))
+def test_split_jsonl_cuts_at_line_ends_with_exact_line_numbers(parts, target, read_size):
+    import io
+
+    data = b"".join(a + b for a, b in parts)
+    want = list(bounded_lines(io.BytesIO(data), 10**9))  # the local engine's lines
+    slices = ray_data.split_jsonl(io.BytesIO(data), target, read_size)
+    pos, line = 0, 1
+    for s in slices:
+        assert (s.start, s.first) == (pos, line) and s.end > s.start
+        assert list(bounded_lines(io.BytesIO(data[s.start:s.end]), 10**9)) == want[line - 1 : line - 1 + s.lines]
+        assert s is slices[-1] or data[s.end - 1 : s.end] == b"\n"
+        assert s is slices[-1] or s.end - s.start >= target
+        pos, line = s.end, line + s.lines
+    assert pos == len(data) and line - 1 == len(want)
+
+
+def _slice_small(monkeypatch, size: int = 700, read: int = 7):
+    """Slices of about ``size`` bytes, the driver reading ``read`` bytes at a time (lines straddle reads)."""
+    monkeypatch.setattr(ray_data, "SLICE_BYTES_MIN", size)
+    monkeypatch.setattr(ray_data, "SLICE_BYTES_MAX", size)
+    monkeypatch.setattr(ray_data, "SPLIT_READ", read)
+
+
+def _both_engines(inp, tmp_path, capsys, *extra, out="jsonl"):
+    local, remote = tmp_path / f"local.{out}", tmp_path / f"ray.{out}"
+    code_l, err_l = _run(["scan", *PACKS, str(inp), "-o", str(local), *extra], capsys)
+    code_r, err_r = _run(["scan", *PACKS, str(inp), "-o", str(remote), "--engine", "ray", "--workers", "2",
+                          "--batch", "8", *extra], capsys)
+    assert code_l == code_r
+    assert err_l.splitlines() == err_r.splitlines()  # the same INPUT:LINE: error: lines, the same summary
+    return local, remote, err_r
+
+
+def test_slices_give_the_local_bytes_bad_lines_blank_lines_non_ascii_no_final_newline(cluster, tmp_path, capsys,
+                                                                                      monkeypatch):
+    _slice_small(monkeypatch)
+    lines = _mixed_lines(120)
+    lines[40:40] = ["", "", "   "]  # empty lines, one of spaces
+    lines[60:60] = [json.dumps({"id": "long", "text": "é" * 600}, ensure_ascii=False)]  # over --max-line-bytes
+    lines[70:70] = [json.dumps({"id": "ü", "text": "naïve café 東京 🙂 mail jane@example.com"}, ensure_ascii=False)]
+    lines.append('{"id": "last", "text": "second to last, mail z@example.com"}')
+    inp = tmp_path / "in.jsonl"
+    inp.write_bytes("\n".join(lines).encode("utf-8") + b"\n\xff\xfe bad utf-8\n" + b'{"id": "end", "text": "x"}')
+    with open(inp, "rb") as fh:
+        slices = ray_data.split_jsonl(fh, 700, 7)
+    assert len(slices) >= 10  # many slices: bad lines on both sides of slice boundaries
+    local, remote, err = _both_engines(inp, tmp_path, capsys, "--max-line-bytes", "1000")
+    a, b = local.read_bytes(), remote.read_bytes()
+    assert TIMINGS.sub("", a.decode()) == TIMINGS.sub("", b.decode())
+    recs = [json.loads(x) for x in b.decode().splitlines()]
+    assert [r["line"] for r in recs] == list(range(1, len(lines) + 3))
+    errors = {r["line"]: r["error"] for r in recs if "error" in r}
+    assert errors[41] == errors[42] == errors[43] == "blank line"
+    assert errors[61].startswith("line too long: over 1,000 bytes")
+    assert errors[len(lines) + 1].startswith("line is not valid UTF-8")
+    assert recs[-1]["id"] == "end" and recs[-3]["id"] == "last"
+    assert any(r.get("id") == "ü" and r["action"] == "redact" for r in recs)
+    assert f"{inp}:41: error: blank line" in err
+    # bad lines at the first and last line of a slice keep their exact numbers
+    firsts = {s.first for s in slices} | {s.first + s.lines - 1 for s in slices}
+    assert firsts & set(errors)
+
+
+def test_slices_of_a_crlf_file(cluster, tmp_path, capsys, monkeypatch):
+    _slice_small(monkeypatch, 500, 3)
+    lines = _mixed_lines(60)
+    inp = tmp_path / "crlf.jsonl"
+    inp.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    local, remote, _ = _both_engines(inp, tmp_path, capsys)
+    a, b = local.read_bytes(), remote.read_bytes()
+    assert TIMINGS.sub("", a.decode()) == TIMINGS.sub("", b.decode()) and a.count(b"\n") == len(lines)
+    assert b"\r" not in b  # records are written with \n, whatever the input's line ends
+
+
+def test_slices_to_parquet_same_rows_and_row_groups(cluster, tmp_path, capsys, monkeypatch):
+    from policylang.distributed import records
+
+    _slice_small(monkeypatch, 900, 11)
+    monkeypatch.setattr(records, "PARQUET_ROWS", 16)  # row groups that span slices
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(_mixed_lines(100)) + "\n", encoding="utf-8")
+    local, remote, _ = _both_engines(inp, tmp_path, capsys, out="parquet")
+    lf, rf = pq.ParquetFile(local), pq.ParquetFile(remote)
+    assert [lf.metadata.row_group(i).num_rows for i in range(lf.num_row_groups)] == \
+        [rf.metadata.row_group(i).num_rows for i in range(rf.num_row_groups)]
+    assert lf.num_row_groups == 7  # 102 rows: 6 of 16 and one of 6
+
+    def rows(t):
+        return [{**r, "record": TIMINGS.sub("", r["record"])} for r in t.to_pylist()]
+
+    assert rows(lf.read()) == rows(rf.read()) and len(rf.read()) == 102
+
+
+def test_an_input_that_changed_under_the_workers_stops_the_scan(cluster, tmp_path, monkeypatch):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"text": "a"}\n{"text": "b"}\n')
+    real = ray_data.split_jsonl
+    monkeypatch.setattr(ray_data, "split_jsonl",
+                        lambda fh, target, read_size=None: [s._replace(lines=s.lines + 1) for s in real(fh, target)])
+    bundle, guard = PolicyBundle.load(["pii"])
+    with pytest.raises(UsageError, match="hold 2 lines on this worker, 3 on the driver"):
+        list(ray_data.scan_file(bundle, str(inp), limit=10_000, workers=1))
+
+
+def test_stdin_is_read_by_the_driver(cluster, tmp_path, capsys, monkeypatch):
+    import io
+
+    data = "\n".join(_mixed_lines(30)) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode("utf-8"))))
+    remote = tmp_path / "ray.jsonl"
+    assert main(["scan", "-p", "pii", "-", "-o", str(remote), "--engine", "ray", "--workers", "1"]) == 1
+    local = tmp_path / "local.jsonl"
+    (tmp_path / "in.jsonl").write_text(data, encoding="utf-8")
+    assert main(["scan", "-p", "pii", str(tmp_path / "in.jsonl"), "-o", str(local)]) == 1
+    capsys.readouterr()
+    assert TIMINGS.sub("", local.read_text()) == TIMINGS.sub("", remote.read_text())

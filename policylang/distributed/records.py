@@ -98,6 +98,15 @@ class JsonlWriter:
     def write(self, rec: ScanRecord) -> None:
         self.dst.write(rec.json + "\n")
 
+    def write_chunk(self, data: bytes, table=None) -> None:
+        """Records already joined as UTF-8 JSONL bytes (a Ray worker's slice): written as they are."""
+        buffer = getattr(self.dst, "buffer", None)
+        if buffer is not None:
+            self.dst.flush()
+            buffer.write(data)
+        else:
+            self.dst.write(data.decode("utf-8"))
+
     def close(self) -> None:
         pass
 
@@ -109,13 +118,13 @@ class ParquetWriter:
     def __init__(self, path: str):
         pa = _pyarrow("writing")
         self.pa = pa
-        self.schema = pa.schema([("line", pa.int64()), ("id", pa.string()), ("action", pa.string()),
-                                 ("error", pa.string()), ("record", pa.string())])
+        self.schema = records_schema(pa)
         try:
             self.writer = pa.parquet.ParquetWriter(path, self.schema)
         except (OSError, pa.ArrowException) as e:
             raise UsageError(f"cannot write `{path}`: {e}") from None
         self.rows: list[ScanRecord] = []
+        self.pending = None  # rows of write_chunk() tables short of a row group
 
     def write(self, rec: ScanRecord) -> None:
         self.rows.append(rec)
@@ -126,14 +135,38 @@ class ParquetWriter:
         if not self.rows:
             return
         rows, self.rows = self.rows, []
-        self.writer.write_table(self.pa.table({
-            "line": [r.line for r in rows],
-            "id": [dumps_value(r.id) for r in rows],
-            "action": [r.action for r in rows],
-            "error": [r.error for r in rows],
-            "record": [r.json for r in rows],
-        }, schema=self.schema))
+        self.writer.write_table(records_table(self.pa, rows))
+
+    def write_chunk(self, data: bytes, table) -> None:
+        """A Ray worker's records as a table of this schema: written in row groups of ``PARQUET_ROWS``
+        rows, as :meth:`write` writes them (the files have the same row groups)."""
+        self._flush()
+        if self.pending is not None:
+            table = self.pa.concat_tables([self.pending, table])
+        full = len(table) - len(table) % PARQUET_ROWS
+        for k in range(0, full, PARQUET_ROWS):
+            self.writer.write_table(table.slice(k, PARQUET_ROWS))
+        self.pending = table.slice(full) if full < len(table) else None
 
     def close(self) -> None:
         self._flush()
+        if self.pending is not None:
+            self.writer.write_table(self.pending)
+            self.pending = None
         self.writer.close()
+
+
+def records_schema(pa):
+    return pa.schema([("line", pa.int64()), ("id", pa.string()), ("action", pa.string()),
+                      ("error", pa.string()), ("record", pa.string())])
+
+
+def records_table(pa, rows):
+    """The Parquet table of ``rows`` (:class:`ScanRecord`): the columns :class:`ParquetWriter` writes."""
+    return pa.table({
+        "line": [r.line for r in rows],
+        "id": [dumps_value(r.id) for r in rows],
+        "action": [r.action for r in rows],
+        "error": [r.error for r in rows],
+        "record": [r.json for r in rows],
+    }, schema=records_schema(pa))
