@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 from typing import Mapping, Sequence
@@ -160,11 +159,15 @@ class Guard:
         """
         if self._inline and isinstance(text, str) and len(text) <= INLINE_MAX_CHARS:
             return self.check(text, stage, context)
+        import asyncio  # already imported by the running loop; check() and scans never pay its ~20 ms
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self.check, text, stage, context))
 
     async def acheck_many(self, texts: Sequence[str], stage: str = "input", context=None) -> list[Decision]:
         """``check_many`` in the loop's default executor (never on the event loop)."""
+        import asyncio  # already imported by the running loop
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self.check_many, texts, stage, context))
 

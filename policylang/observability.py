@@ -8,8 +8,11 @@
   (an SDK is configured), ``guard.check()``/``check_many()`` run inside a span
   ``policylang.check`` / ``policylang.check_many`` with the action, stage, rule ids, policy
   digest and timings as attributes and one ``policylang.rule`` event per cited rule. The
-  import is tried once (function level, result cached); with no provider set no span is
-  made at all, so the cost is one attribute read per check.
+  import is tried once (function level, result cached), and only once the process has
+  imported ``opentelemetry`` itself or names a provider in ``OTEL_PYTHON_TRACER_PROVIDER``:
+  a provider cannot be set otherwise, and a command line scan does not pay the API's
+  import. With no provider set no span is made at all, so the cost is one attribute read
+  per check.
 * A guard with a decision log (``load(..., log=...)``, ``guard.with_log(log)``) writes one
   record per checked text (``call`` is ``check`` or ``check_many``).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from typing import Any, Callable
 
@@ -32,6 +36,7 @@ _tracer: Any = None
 _ENV_PROVIDER = "OTEL_PYTHON_TRACER_PROVIDER"
 _MISSING = object()
 _env_provider = False
+_ENV_NAMED = bool(os.environ.get(_ENV_PROVIDER))  # read once: a process's OpenTelemetry set-up is its environment
 
 
 def _load_api():
@@ -54,6 +59,8 @@ def tracer():
     if api is False:
         return None
     if api is None:
+        if "opentelemetry" not in sys.modules and not _ENV_NAMED:
+            return None  # nothing imported the API, so no provider is set: ask again next check
         api = _load_api()
         if api is False:
             return None
