@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from policylang.compile.patterns import (
     CONFIRM,
+    LATE,
     NOSOM,
+    SINGLE,
     SOM,
     PatternProblem,
     PatternSetError,
@@ -373,6 +375,76 @@ def test_unwritable_cache_dir_is_no_error(tmp_path):
     blocker.write_text("x")
     cp = compile_patterns([S(0, "a", literal=True)], cache_dir=blocker / "sub")
     assert spans(cp, "a") == [(0, 1)]
+
+
+def _som_in_main(cp: CompiledPatterns) -> CompiledPatterns:
+    """The same specs with every LATE spec compiled with SOM in the main database (as before LATE)."""
+    import hyperscan as hs
+
+    from policylang.compile.patterns import build_database
+
+    kinds = [SOM if k == LATE else k for k in cp.kinds]
+    return CompiledPatterns._build(cp.specs, build_database(cp.specs, kinds, hs.HS_MODE_BLOCK), kinds, [])
+
+
+LATE_SPECS = (
+    S(0, r"[\w.+-]+@[\w-]+\.\w{2,}"),
+    S(1, r"\b[a-z0-9_]*(?:password|token)\s*[:=]\s*\S+", caseless=True),
+    S(2, r"\d{3}-\d{2}-\d{4}"),
+    S(3, "secret", literal=True),  # a plain literal keeps SOM in the main database
+    S(4, "passwrd", literal=True, fuzzy=1),
+    S(5, r"é+ü?"),
+    S(6, r"ab|abab"),
+)
+
+
+def test_spans_regexes_get_their_own_som_database():
+    cp = build(*LATE_SPECS, S(0, r"ignore \w+", spans=False))
+    assert cp.kinds == (LATE, LATE, LATE, SOM, LATE, LATE, LATE, SINGLE)
+    text = "mail a.b@x.io PASSWORD = hunter2 123-45-6789 secret paswrd éé abab"
+    got = texts(cp, text)
+    assert got == texts(_som_in_main(cp), text)
+    assert (0, "a.b@x.io") in got and (1, "PASSWORD = hunter2") in got and (5, "éé") in got
+    assert (6, "abab") in got  # Hyperscan's longest match at the leftmost start, as with SOM
+    with cp.open_stream() as stream:  # streams keep SOM in their one database
+        stream.feed(text)
+        stream.close()
+    assert LATE not in cp._stream_state().kinds
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="a.b@x-io é ü123-45-6789\nPASSWORD=token:", max_size=60))
+def test_late_som_equals_som_in_the_main_database(text):
+    cp = _late_set()
+    assert cp.scan(text) == _late_som_set().scan(text)
+
+
+@functools.lru_cache(maxsize=None)
+def _late_set() -> CompiledPatterns:
+    return build(*LATE_SPECS)
+
+
+@functools.lru_cache(maxsize=None)
+def _late_som_set() -> CompiledPatterns:
+    return _som_in_main(_late_set())
+
+
+def test_late_databases_round_trip_through_cache_and_dumps(tmp_path):
+    specs = [PatternSpec(i, *_fields(s)[1:]) for i, s in enumerate(LATE_SPECS)]
+    first = compile_patterns(specs, cache_dir=tmp_path)
+    second = compile_patterns(specs, cache_dir=tmp_path)
+    assert second.from_cache and second.kinds == first.kinds and LATE in second.kinds
+    text = "x a@b.io token: abc 111-22-3333 éü"
+    assert second.scan(text) == first.scan(text) != []
+    again = CompiledPatterns.loads(first.specs, first.dumps())
+    assert again.scan(text) == first.scan(text)
+    assert pickle.loads(pickle.dumps(second)).scan(text) == first.scan(text)
+    # a header whose side databases do not add up is refused, not half-loaded
+    data = first.dumps()
+    with pytest.raises(ValueError):
+        CompiledPatterns.loads(first.specs, data[:-1])
+    with pytest.raises(ValueError):
+        CompiledPatterns._build(first.specs, first._db, first.kinds, [], side={})
 
 
 def test_dumps_loads_and_pickle():

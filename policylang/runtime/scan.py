@@ -42,6 +42,7 @@ import regex
 
 from policylang.compile.patterns import (
     CONFIRM,
+    LATE,
     SINGLE,
     SOM,
     TAIL,
@@ -290,6 +291,28 @@ def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, 
     return out
 
 
+def _anchored_span(rxr: Any, rx: Any, text: str, end: int, window: int, budget: _Budget | None = None,
+                   spec: int = -1) -> tuple[int, int] | None:
+    """The span of a detection-only spec's first hit, from the first end Hyperscan reported:
+    the start by matching backwards from ``end`` (one anchored match, where a forward search
+    tries every position of the window and cost up to ~0.2 ms a hit on the jailbreak pack's
+    alternations), then the forward match from that start (greedy tails run on past the
+    first end: ``\\S+@\\S+\\.\\w+`` ends first at "a@b.i", its match is "a@b.io"). None when
+    the regex finds no match ending there (the caller searches forwards)."""
+    if rxr is None:
+        return None
+    lo = max(0, end - window)
+    try:
+        m = rxr.match(text, lo, end, timeout=None if budget is None else budget.left(spec))
+        if m is None or m.start() >= end:
+            return None
+        start = m.start()
+        fwd = rx.match(text, start, timeout=None if budget is None else budget.left(spec))
+    except TimeoutError:
+        raise RegexTimeout(spec, budget.seconds if budget is not None else 0.0) from None
+    return (start, fwd.end()) if fwd is not None and fwd.end() > start else (start, end)
+
+
 def _first_span(rx: Any, rx2: Any, text: str, end: int, window: int, base: int = 0,
                 budget: _Budget | None = None, spec: int = -1) -> tuple[int, int]:
     lo = max(base, end - window)
@@ -406,12 +429,16 @@ class CompiledPatterns:
         "max_match_width",
         "_db",
         "_kinds",
+        "_late",
+        "_side",
+        "_side_proto",
         "_literal",
         "_fixed",
         "_edges",
         "_windows",
         "_rx",
         "_rx2",
+        "_rxr",
         "_proto",
         "_tls",
         "_stream",
@@ -429,7 +456,8 @@ class CompiledPatterns:
     def from_database(cls, pdb: PatternDatabase) -> "CompiledPatterns":
         """The scanner over a compile-stage :class:`~policylang.compile.patterns.PatternDatabase`."""
         return cls._build(pdb.specs, pdb.db, pdb.kinds, pdb.warnings, widths=pdb.widths,
-                          from_cache=pdb.from_cache, cache_dir=pdb.cache_dir, cache_path=pdb.cache_path)
+                          from_cache=pdb.from_cache, cache_dir=pdb.cache_dir, cache_path=pdb.cache_path,
+                          side=pdb.side)
 
     @classmethod
     def _build(
@@ -443,11 +471,16 @@ class CompiledPatterns:
         from_cache: bool = False,
         cache_dir: str | None = None,
         cache_path: str | None = None,
+        side: dict[int, Any] | None = None,
     ) -> "CompiledPatterns":
         self = object.__new__(cls)
         specs = tuple(specs)
         widths = tuple(_max_width(s) for s in specs) if widths is None else tuple(widths)
         kinds = tuple(kinds)
+        side = dict(side or {})
+        late = frozenset(i for i, k in enumerate(kinds) if k == LATE)
+        if set(side) != late:
+            raise ValueError("every LATE pattern needs its own database")
         init = {
             "specs": specs,
             "problems": tuple(warnings),
@@ -458,7 +491,11 @@ class CompiledPatterns:
             "match_widths": widths,
             "max_match_width": None if any(w is None for w in widths) else max(widths, default=0),
             "_db": db,
-            "_kinds": kinds,
+            # a LATE spec's events come from its own SOM database: handled as SOM from there on
+            "_kinds": tuple(SOM if k == LATE else k for k in kinds),
+            "_late": late,
+            "_side": side,
+            "_side_proto": {i: d.scratch.clone() for i, d in side.items()},
             "_literal": tuple(s.literal for s in specs),
             # per spec: the length of an ASCII literal that matches only itself (no fuzzy, no
             # word edges), else 0: on ASCII text its match starts exactly that far before its end
@@ -469,6 +506,7 @@ class CompiledPatterns:
             # lazily compiled regex objects (a benign race at worst compiles one twice)
             "_rx": [None] * len(specs),
             "_rx2": [None] * len(specs),
+            "_rxr": [None] * len(specs),  # reversed twins (False: the pattern has none)
             # the prototype scratch is only ever cloned, never scanned with
             "_proto": db.scratch.clone() if db is not None else None,
             "_tls": threading.local(),
@@ -500,6 +538,21 @@ class CompiledPatterns:
             if budget is not None:
                 budget.deadline += time.monotonic() - t0
         return rx, self._rx2[i]
+
+    def _reversed(self, i: int, budget: "_Budget | None" = None) -> Any:
+        """Spec ``i``'s regex compiled to match backwards (``regex.REVERSE``), or None."""
+        rxr = self._rxr[i]
+        if rxr is None:
+            t0 = time.monotonic()
+            pattern, flags = regex_source(self.specs[i])
+            try:
+                rxr = regex.compile(pattern, flags | regex.REVERSE)
+            except Exception:  # pragma: no cover - every pattern that compiles forwards does
+                rxr = False
+            self._rxr[i] = rxr
+            if budget is not None:
+                budget.deadline += time.monotonic() - t0
+        return rxr or None
 
     def _scratch(self) -> Any:
         s = self._tls.s = self._proto.clone()
@@ -546,8 +599,37 @@ class CompiledPatterns:
             append(finish(text, data, raw, timeout) if raw else [])
         return out
 
+    def _late_events(self, data: bytes, raw: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """``raw`` with each fired LATE spec's single event replaced by the events of a scan of
+        ``data`` with that spec's own SOM database (exact starts, every match)."""
+        late = self._late
+        fired = None
+        out = []
+        for ev in raw:
+            if ev[0] in late:
+                if fired is None:
+                    fired = {ev[0]}
+                else:
+                    fired.add(ev[0])
+            else:
+                out.append(ev)
+        if fired is None:
+            return raw
+        try:
+            scratches = self._tls.side
+        except AttributeError:
+            scratches = self._tls.side = {}
+        for i in fired:
+            scratch = scratches.get(i)
+            if scratch is None:
+                scratch = scratches[i] = self._side_proto[i].clone()
+            self._side[i].scan(data, _collect, 0, out, scratch)
+        return out
+
     def _finish(self, text: str, data: bytes, raw: list[tuple[int, int, int]],
                 timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> list[Hit]:
+        if self._late:
+            raw = self._late_events(data, raw)
         if self._edges is not None:
             raw = _edge_filter(raw, self._edges, data)
             if not raw:
@@ -600,8 +682,10 @@ class CompiledPatterns:
             if not ascii_:
                 ends = _char_offsets(data, ends)
             if kind == SINGLE:
-                s, e = _first_span(rx, rx2, text, ends[0], self._windows[i], 0, budget, i)
-                out.append((s, e, i))
+                span = _anchored_span(self._reversed(i, budget), rx, text, ends[0], self._windows[i], budget, i)
+                if span is None:  # the regex cannot explain that end: search forwards
+                    span = _first_span(rx, rx2, text, ends[0], self._windows[i], 0, budget, i)
+                out.append((*span, i))
             else:  # NOSOM, or a SOM regex spec whose hits overlapped
                 out.extend((s, e, i) for s, e in _spans_for_ends(rx, rx2, text, ends, self._windows[i], 0, budget, i))
         return out
@@ -614,9 +698,8 @@ class CompiledPatterns:
             with self._stream_lock:
                 st = self._stream
                 if st is None:
-                    db, kinds, warnings, _, from_cache, _ = compile_database(
-                        self.specs, hs.HS_MODE_STREAM, self.cache_dir, self.match_widths)
-                    st = _StreamState(db, kinds, warnings, from_cache, self._windows, self.specs)
+                    pdb = compile_database(self.specs, hs.HS_MODE_STREAM, self.cache_dir, self.match_widths)
+                    st = _StreamState(pdb.db, pdb.kinds, pdb.warnings, pdb.from_cache, self._windows, self.specs)
                     object.__setattr__(self, "_stream", st)
         return st
 
@@ -634,19 +717,21 @@ class CompiledPatterns:
     def dumps(self) -> bytes:
         """The block database and its plan as bytes, for :meth:`loads` in another process."""
         blob = hs.dumpb(self._db) if self._db is not None else b""
-        return pack(specs_digest(self.specs), hs.HS_MODE_BLOCK, self._kinds, self.problems, blob, self.match_widths)
+        return pack(specs_digest(self.specs), hs.HS_MODE_BLOCK, self.kinds, self.problems, blob, self.match_widths,
+                    {i: hs.dumpb(d) for i, d in self._side.items()})
 
     @classmethod
     def loads(cls, specs: Sequence[PatternSpec], blob: bytes) -> "CompiledPatterns":
         """Rebuild from :meth:`dumps` output; ``specs`` must be the same specs (ValueError if not)."""
         specs = tuple(specs)
-        mode, kinds, warnings, raw, widths = unpack(bytes(blob), specs_digest(specs), hs.HS_MODE_BLOCK)
+        mode, kinds, warnings, raw, widths, side = unpack(bytes(blob), specs_digest(specs), hs.HS_MODE_BLOCK)
         if len(kinds) != len(specs):
             raise ValueError("pattern database does not fit these specs")
         db = load_blob(raw, mode) if raw else None
         if db is None and specs:
             raise ValueError("pattern database is empty")
-        return cls._build(specs, db, kinds, warnings, widths=widths)
+        return cls._build(specs, db, kinds, warnings, widths=widths,
+                          side={i: load_blob(b, mode) for i, b in side.items()})
 
     def __reduce__(self):
         return (_loads, (self.specs, self.dumps()))
