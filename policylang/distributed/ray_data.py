@@ -24,10 +24,10 @@ WINDOW_LINES = 500_000
 #: rows per block the CLI puts in the object store (a block is the unit one actor gets at a time)
 BLOCK_ROWS = 2048
 #: a JSONL file is cut into slices of whole lines of about this many bytes (bounds), each read by one
-#: actor: about 32 slices per worker, so the last slices even out the actors' finishing times
+#: actor: about 64 slices per worker, so the last slices even out the actors' finishing times
 SLICE_BYTES_MIN = 256 * 1024
 SLICE_BYTES_MAX = 4 * 1024 * 1024
-SLICES_PER_WORKER = 32
+SLICES_PER_WORKER = 64
 #: bytes the driver reads at a time while it counts the lines of each slice
 SPLIT_READ = 8 * 1024 * 1024
 
@@ -377,7 +377,7 @@ class SliceResult(NamedTuple):
 
     lines: int
     errors: list  # [(line number, why)] of the slice's bad lines, in order
-    jsonl: bytes  # the slice's records as JSONL (UTF-8), or b"" for Parquet output
+    jsonl: object  # the slice's records as JSONL (UTF-8; bytes-like), or b"" for Parquet output
     table: object  # the slice's Parquet columns (a pyarrow Table), or None for JSONL output
 
 
@@ -484,7 +484,7 @@ def _iter_slices(ds, slices: list[FileSlice], parquet: bool) -> Iterator[SliceRe
                 if parquet:
                     table = pa.ipc.open_stream(tables[k].as_py()).read_all()
                 yield SliceResult(lines[k], [tuple(e) for e in json.loads(errors[k])],
-                                  b"" if parquet else jsonl[k].as_py(), table)
+                                  b"" if parquet else jsonl[k].as_buffer(), table)  # no copy out of the store
     except Exception as e:  # noqa: BLE001 - a worker's PolicyError says what went wrong
         cause = _policy_cause(e)
         if cause is not None and cause is not e:

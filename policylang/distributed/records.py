@@ -98,14 +98,14 @@ class JsonlWriter:
     def write(self, rec: ScanRecord) -> None:
         self.dst.write(rec.json + "\n")
 
-    def write_chunk(self, data: bytes, table=None) -> None:
-        """Records already joined as UTF-8 JSONL bytes (a Ray worker's slice): written as they are."""
+    def write_chunk(self, data, table=None) -> None:
+        """Records already joined as UTF-8 JSONL (bytes-like: a Ray worker's slice): written as they are."""
         buffer = getattr(self.dst, "buffer", None)
         if buffer is not None:
             self.dst.flush()
             buffer.write(data)
         else:
-            self.dst.write(data.decode("utf-8"))
+            self.dst.write(bytes(data).decode("utf-8"))
 
     def close(self) -> None:
         pass
