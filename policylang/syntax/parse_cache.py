@@ -17,8 +17,10 @@ be read, or that holds anything unexpected, is ignored and the text parsed again
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import io
 import os
 import pickle
 import tempfile
@@ -29,7 +31,7 @@ from policylang.syntax.grammar_file import grammar_text, lark_identity
 
 MIN_CHARS = 0  # files shorter than this are not kept
 KEEP = 256
-_FORMAT = b"policylang-ast-1"
+_FORMAT = b"policylang-ast-2"
 
 
 @functools.lru_cache(maxsize=1)
@@ -99,6 +101,39 @@ def read(source: SourceFile):
     return result
 
 
+@functools.lru_cache(maxsize=None)
+def _positional(cls: type) -> tuple[str, ...] | None:
+    """The field names of a frozen, slotted dataclass of ours that ``cls(*values)`` rebuilds
+    exactly (every field an ``__init__`` argument, no ``__post_init__``), else None."""
+    if not cls.__module__.startswith("policylang.") or "__slots__" not in cls.__dict__:
+        return None
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen or hasattr(cls, "__post_init__"):
+        return None
+    fs = dataclasses.fields(cls)
+    if any(not f.init for f in fs):
+        return None
+    return tuple(f.name for f in fs)
+
+
+class _Pickler(pickle.Pickler):
+    """Syntax nodes and spans as ``cls(*values)``: unpickling then runs the dataclass's own
+    ``__init__`` instead of its generic ``__setstate__`` (which calls ``fields()`` per
+    node): the jailbreak pack's tree reads back in ~1.7 ms instead of ~4.2 ms."""
+
+    def reducer_override(self, obj):
+        names = _positional(type(obj))
+        if names is None:
+            return NotImplemented
+        return type(obj), tuple([getattr(obj, n) for n in names])
+
+
+def _dumps(value) -> bytes:
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buf.getvalue()
+
+
 def write(source: SourceFile, result) -> None:
     path = _path(source)
     if path is None or result.module is None:
@@ -106,7 +141,7 @@ def write(source: SourceFile, result) -> None:
     try:
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        data = _FORMAT + b"\n" + pickle.dumps((source.name, source.text, result), protocol=pickle.HIGHEST_PROTOCOL)
+        data = _FORMAT + b"\n" + _dumps((source.name, source.text, result))
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
         try:
             with os.fdopen(fd, "wb") as fh:
