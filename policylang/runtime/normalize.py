@@ -1052,6 +1052,10 @@ class NormalizedText:
     base64/base32/hex blob the decoded text and its own leetspeak view (when that
     differs), then text decoded from tag characters and variation selectors of the
     original. Each view exists only when declared and when the text holds a candidate.
+    A main text longer than :data:`VIEW_BLOCK` characters gets its leetspeak, rot13
+    and reversed views per block of whole paragraphs (:func:`_blocks`), only for the
+    blocks that need one, in block order: cost and detection stay per paragraph
+    however long the document is.
     ``identity`` is true when ``text`` is ``original`` and every span maps to itself.
     """
 
@@ -1097,7 +1101,9 @@ class NormalizedText:
         """``(start, end)`` of the leetspeak view of the main text in ``.text``, or ``None``.
 
         ``text[start:end]`` has the length of the main text, and its position
-        ``p`` is main position ``p - start``.
+        ``p`` is main position ``p - start``. A main text longer than
+        :data:`VIEW_BLOCK` gets one leetspeak view per block of paragraphs that
+        folds (see :func:`_blocks`); this is the first of them (``views`` lists all).
         """
         return self._view(_K_LEET)
 
@@ -1270,6 +1276,37 @@ class NormalizedText:
 
 _new = object.__new__
 
+#: texts longer than this get their rot13 / reversed views per block of paragraphs
+VIEW_BLOCK = 4096
+_PARAGRAPH_END_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """``text`` cut into blocks of whole paragraphs of up to about :data:`VIEW_BLOCK`
+    characters (a longer paragraph is one block), ``[(start, end)]`` covering it.
+
+    A rot13 or reversed payload is a paragraph or a few, not a whole document: deciding per
+    block finds one inside a long English text (where the whole text's words would outvote
+    it) and builds and scans views of the blocks that hold one, not of 100 KB of text each
+    time a gate fires somewhere in it. Texts up to :data:`VIEW_BLOCK` are one block.
+    """
+    n = len(text)
+    if n <= VIEW_BLOCK:
+        return [(0, n)]
+    out = []
+    start = last = 0
+    for m in _PARAGRAPH_END_RE.finditer(text):
+        e = m.end()
+        if e - start > VIEW_BLOCK and last > start:
+            out.append((start, last))
+            start = last
+        last = e
+    if n - start > VIEW_BLOCK and start < last < n:
+        out.append((start, last))
+        start = last
+    out.append((start, n))
+    return out
+
 _GATED = {"spaced": _SPACED, "morse": _MORSE, "nato": _NATO, "braille": _BRAILLE, "urlencoding": _URL,
           "rot13": _ROT13, "reversed": _REVERSED, "zalgo": _ZALGO}
 _GATE_NAME = {"urlencoding": "url"}
@@ -1330,16 +1367,22 @@ class Normalizer:
             segs.append((pos + 1, pos + 1 + len(seg), ms, me, kind, obj))
             pos += 1 + len(seg)
 
+        blocks = _blocks(main)
         if leet:
-            view = _leet(main)
-            if view is not main:  # _leet returns its argument when nothing folds
-                add(view, 0, n_main, _K_LEET)
+            for a, b in blocks:  # one block, the whole text, up to VIEW_BLOCK characters
+                block = main[a:b] if b - a < n_main else main
+                view = _leet(block)
+                if view is not block:  # _leet returns its argument when nothing folds
+                    add(view, a, b, _K_LEET)
         fired = self._gate(main) if self._gate is not None else ()
         if fired:
-            if "rot13" in fired and _views.rot13_candidate(main):
-                add(_views.rot13(main), 0, n_main, _K_ROT13)
-            if "reversed" in fired and _views.reversed_candidate(main):
-                add(main[::-1], 0, n_main, _K_REV)
+            if "rot13" in fired or "reversed" in fired:
+                for a, b in blocks:
+                    block = main[a:b] if b - a < n_main else main
+                    if "rot13" in fired and _views.rot13_candidate(block):
+                        add(_views.rot13(block), a, b, _K_ROT13)
+                    if "reversed" in fired and _views.reversed_candidate(block):
+                        add(block[::-1], a, b, _K_REV)
             base, keep = main, None
             if "zalgo" in fired:
                 z = _views.strip_zalgo(main)
