@@ -238,9 +238,9 @@ def cmd_scan(args, out=None, err=None) -> int:
         if engine == "ray":
             started_ray = ray_data.init_ray()
             guard.close()
-            if not parquet_in and ray_data.can_split(args.input):  # the workers read slices of the file
+            if ray_data.can_split(args.input, parquet_in):  # the workers read slices of the file
                 for part in ray_data.scan_file(bundle, args.input, limit=limit, stage=args.stage, workers=workers,
-                                               batch_size=args.batch, parquet=parquet_out):
+                                               batch_size=args.batch, parquet=parquet_out, parquet_in=parquet_in):
                     for lineno, why in part.errors:
                         print(f"{args.input}:{lineno}: error: {why}", file=err)
                     counts["lines"] += part.lines

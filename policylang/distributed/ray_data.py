@@ -15,7 +15,7 @@ from policylang.distributed.records import ScanRecord, dumps_value, line_error, 
 from policylang.evaluation import check_batch, dumps_line, text_error
 from policylang.loader import UsageError
 
-__all__ = ["scan_dataset", "scan_records", "scan_file", "split_jsonl", "can_split", "require_ray", "RayNotInstalled",
+__all__ = ["scan_dataset", "scan_records", "scan_file", "split_jsonl", "split_parquet", "can_split", "require_ray", "RayNotInstalled",
            "DEFAULT_BATCH", "WINDOW_LINES"]
 
 DEFAULT_BATCH = 256
@@ -105,6 +105,8 @@ class _Checker:
 
         from policylang.commands import _local_records, _read_lines
 
+        from policylang.errors import PolicyError
+
         f = self.file
         path = f["path"]
         try:
@@ -116,11 +118,21 @@ class _Checker:
             if size != f["size"]:
                 return _slice_failure("input", f"`{path}` has {size:,} bytes on this worker, {f['size']:,} on the "
                                                "driver (another file, or it changed during the scan)")
-            fh.seek(start)
-            lines = _read_lines(_Slice(fh, end - start), f["limit"], start=first)
-            recs = list(_local_records(self.guard, self.stage, f["batch"], lines))
+            if f["parquet_in"]:
+                from policylang.distributed.records import parquet_lines
+
+                lines = parquet_lines(path, range(start, end), start=first)
+                where = f"row groups {start:,}-{end - 1:,}"
+            else:
+                fh.seek(start)
+                lines = _read_lines(_Slice(fh, end - start), f["limit"], start=first)
+                where = f"bytes {start:,}-{end:,}"
+            try:
+                recs = list(_local_records(self.guard, self.stage, f["batch"], lines))
+            except PolicyError as e:  # a Parquet file this worker cannot read
+                return _slice_failure("input", str(e))
         if len(recs) != expected:
-            return _slice_failure("input", f"bytes {start:,}-{end:,} of `{path}` hold {len(recs):,} lines on this "
+            return _slice_failure("input", f"{where} of `{path}` hold {len(recs):,} lines on this "
                                            f"worker, {expected:,} on the driver (the file changed during the scan)")
         errors = [(r.line, r.error) for r in recs if r.error is not None]
         if f["parquet"]:
@@ -381,9 +393,36 @@ class SliceResult(NamedTuple):
     table: object  # the slice's Parquet columns (a pyarrow Table), or None for JSONL output
 
 
-def can_split(path: str) -> bool:
-    """True when the workers can read ``path`` in slices: a regular file (not ``-``, a pipe, a device)."""
-    return path != "-" and os.path.isfile(path)
+def can_split(path: str, parquet: bool = False) -> bool:
+    """True when the workers can read ``path`` in slices: a regular file (not ``-``, a pipe, a device);
+    for Parquet (``parquet``), one with at least two row groups (a slice is whole row groups)."""
+    if path == "-" or not os.path.isfile(path):
+        return False
+    if not parquet:
+        return True
+    try:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_row_groups >= 2
+    except Exception:  # noqa: BLE001 - not readable as Parquet: the driver's reader says why
+        return False
+
+
+def split_parquet(path: str, target_rows: int) -> list[FileSlice]:
+    """Slices of whole row groups of at least ``target_rows`` rows: ``start``/``end`` are row group
+    indices, ``first`` the number of the slice's first row (from 1), ``lines`` its rows."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    out: list[FileSlice] = []
+    start, first, rows = 0, 1, 0
+    for g in range(meta.num_row_groups):
+        rows += meta.row_group(g).num_rows
+        if rows >= target_rows or g == meta.num_row_groups - 1:
+            if rows:
+                out.append(FileSlice(start, g + 1, first, rows))
+            start, first, rows = g + 1, first + rows, 0
+    return out
 
 
 def slice_bytes(size: int, workers: int) -> int:
@@ -428,7 +467,7 @@ def split_jsonl(fh, target: int, read_size: int | None = None) -> list[FileSlice
 
 def scan_file(bundle: PolicyBundle, path: str, *, limit: int, stage: str = "input", workers: int | None = None,
               batch_size: int = DEFAULT_BATCH, parquet: bool = False, num_gpus: float = 0,
-              target: int | None = None) -> Iterator[SliceResult]:
+              target: int | None = None, parquet_in: bool = False) -> Iterator[SliceResult]:
     """The records of ``policylang scan --engine ray`` over a JSONL file, slice by slice, in input order.
 
     The driver only finds the slices (:func:`split_jsonl`: line boundaries and line numbers, one
@@ -439,20 +478,29 @@ def scan_file(bundle: PolicyBundle, path: str, *, limit: int, stage: str = "inpu
     them as they come. The workers must see ``path`` with the same bytes (one machine, or a shared
     file system): a worker that cannot read it, or reads another size or line count, stops the
     scan with a :class:`~policylang.loader.UsageError`.
+
+    ``parquet_in``: ``path`` is Parquet; a slice is whole row groups (:func:`split_parquet`), read
+    on the worker with the local engine's Parquet reader (row numbers from the slice's first).
     """
     ray = require_ray()
     with _quiet_ordered(ray):
         workers = workers or _default_workers(ray)
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            slices = split_jsonl(fh, target or slice_bytes(size, workers))
+            if parquet_in:
+                import pyarrow.parquet as pq
+
+                rows = pq.ParquetFile(fh).metadata.num_rows
+                slices = split_parquet(path, target or max(1, rows // (workers * SLICES_PER_WORKER)))
+            else:
+                slices = split_jsonl(fh, target or slice_bytes(size, workers))
         if not slices:
             return
         ref = ray.put(bundle)
         rows = [{"index": n, **s._asdict()} for n, s in enumerate(slices)]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         file = {"path": os.path.abspath(path), "size": size, "limit": limit, "batch": batch_size,
-                "parquet": parquet}
+                "parquet": parquet, "parquet_in": parquet_in}
         ds = _map(ds, ref, stage, "file", workers=min(workers, len(slices)), batch_size=batch_size, num_cpus=1,
                   num_gpus=num_gpus, file=file)
         yield from _iter_slices(ds, slices, parquet)

@@ -63,11 +63,12 @@ def _pyarrow(what: str):
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
-def parquet_lines(path: str) -> Iterator[Line]:
+def parquet_lines(path: str, row_groups=None, start: int = 1) -> Iterator[Line]:
     """Each row of a Parquet file as a :class:`Line` (``lineno`` = row number from 1).
 
     Only ``text`` and ``id`` are read from a row; an ``id`` that is not a JSON scalar
-    (a timestamp, bytes, a list) is written as its ``str``.
+    (a timestamp, bytes, a list) is written as its ``str``. ``row_groups``: read only these
+    (a Ray worker's slice), numbering their rows from ``start``.
     """
     pa = _pyarrow("reading")
     try:
@@ -76,8 +77,9 @@ def parquet_lines(path: str) -> Iterator[Line]:
         raise UsageError(f"cannot read `{path}` as Parquet: {e}") from None
     names = set(pf.schema_arrow.names)
     columns = [c for c in ("id", "text") if c in names]
-    lineno = 0
-    for batch in pf.iter_batches(batch_size=PARQUET_ROWS, columns=columns or None):
+    lineno = start - 1
+    kw = {} if row_groups is None else {"row_groups": list(row_groups)}
+    for batch in pf.iter_batches(batch_size=PARQUET_ROWS, columns=columns or None, **kw):
         for row in batch.to_pylist():
             lineno += 1
             obj = {k: row[k] for k in columns}
