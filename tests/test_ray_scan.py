@@ -283,7 +283,8 @@ def test_slices_give_the_local_bytes_bad_lines_blank_lines_non_ascii_no_final_ne
     lines = _mixed_lines(120)
     lines[40:40] = ["", "", "   "]  # empty lines, one of spaces
     lines[60:60] = [json.dumps({"id": "long", "text": "é" * 600}, ensure_ascii=False)]  # over --max-line-bytes
-    lines[70:70] = [json.dumps({"id": "ü", "text": "naïve café 東京 🙂 mail jane@example.com"}, ensure_ascii=False)]
+    nonascii = {"id": "ü", "text": "naïve café 東京 🙂 mail jane@example.com"}
+    lines[70:70] = [json.dumps(nonascii, ensure_ascii=False)]
     lines.append('{"id": "last", "text": "second to last, mail z@example.com"}')
     inp = tmp_path / "in.jsonl"
     inp.write_bytes("\n".join(lines).encode("utf-8") + b"\n\xff\xfe bad utf-8\n" + b'{"id": "end", "text": "x"}')

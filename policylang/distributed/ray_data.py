@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple
 
 from policylang.distributed.bundle import PolicyBundle
 from policylang.distributed.records import ScanRecord, dumps_value, line_error, record_of
 from policylang.evaluation import check_batch, dumps_line, text_error
 from policylang.loader import UsageError
 
-__all__ = ["scan_dataset", "scan_records", "scan_file", "split_jsonl", "split_parquet", "can_split", "require_ray", "RayNotInstalled",
-           "DEFAULT_BATCH", "WINDOW_LINES"]
+__all__ = ["scan_dataset", "scan_records", "scan_file", "split_jsonl", "split_parquet", "can_split", "require_ray",
+           "RayNotInstalled", "DEFAULT_BATCH", "WINDOW_LINES"]
 
 DEFAULT_BATCH = 256
 #: lines the CLI reads into one Ray Dataset; each window starts a fresh actor pool (one guard load per actor)
