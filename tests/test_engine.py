@@ -409,3 +409,25 @@ rule red on output: when pair redact "[{kind}]"
     assert d.action == "allow" and d.text == text
     d = g.check("123 456 h4x", stage="output")
     assert d.text == "[pair] h4x" and len(d.redactions) == 1
+
+
+def test_a_match_a_leetspeak_view_repeats_is_scanned_once():
+    import policylang
+
+    g = policylang.loads(
+        "policy p\nnormalize leetspeak\n"
+        'pattern num = /\\b\\d{3}-\\d{4}\\b/ kind "num"\n'
+        "pattern pw = /password/\n"
+        "rule r on input: when num or pw redact\n")
+    text = "my p4ssw0rd and 555-1234 here"
+    ev = g._engine
+    norm = ev.normalizer(text)
+    assert [name for name, _s, _e in norm.views] == ["leetspeak"]
+    raw = ev._scan_parts(norm.text, norm.parts, norm)
+    spans = sorted((h.start, h.end) for h in raw)
+    i, j = text.index("555-1234"), text.index("p4ssw0rd")
+    (ts, _te), = [(s, e) for _n, s, e in norm.views]
+    assert (i, i + 8) in spans and (ts + i, ts + i + 8) not in spans  # the number once
+    assert (ts + j, ts + j + 8) in spans  # the folded word only in the view
+    d = g.check(text)
+    assert sorted((r.start, r.end) for r in d.redactions) == [(j, j + 8), (i, i + 8)]

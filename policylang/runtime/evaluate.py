@@ -159,16 +159,31 @@ class Engine:
                     continue  # overlaps the previous kept span
                 kept.insert(i, span)
 
-    def _scan_parts(self, ntext: str, parts) -> list:
+    def _scan_parts(self, ntext: str, parts, norm) -> list:
         """Scan the main text and each appended view (leetspeak, decoded) on its own.
 
         One scan of the whole text would let a match run across a separator, from the
         end of the main text into its leetspeak view ("-----BEGIN ...", "born\\n1990-...").
+        A match in a leetspeak or rot13 view that the main text has at the same place is
+        left out here: it is the same match, and would only be validated a second time.
         """
         raw = []
+        seen = ()
+        copies = norm.copies()
         for a, b in parts:
             hits = self._scan(ntext[a:b], self.regex_timeout)
-            raw.extend(hits if not a else [Hit(h.id, h.start + a, h.end + a) for h in hits])
+            if not a:
+                raw.extend(hits)
+                if copies and hits:
+                    seen = {(h.id, h.start, h.end) for h in hits}
+                continue
+            shift = copies.get(a)
+            if shift is None or not seen:
+                raw.extend(Hit(h.id, h.start + a, h.end + a) for h in hits)
+            else:
+                d = a + shift
+                raw.extend(Hit(h.id, h.start + a, h.end + a) for h in hits
+                           if (h.id, h.start + d, h.end + d) not in seen)
         return raw
 
     def _revalidate(self, hit, ntext: str, validators) -> list[tuple[int, int]]:
@@ -338,7 +353,7 @@ class Engine:
         norm = self.normalizer(text)
         t1 = time.perf_counter_ns()
         parts = norm.parts
-        raw = self._scan(norm.text, self.regex_timeout) if not parts else self._scan_parts(norm.text, parts)
+        raw = self._scan(norm.text, self.regex_timeout) if not parts else self._scan_parts(norm.text, parts, norm)
         t2 = time.perf_counter_ns()
         hits: dict[int, list[tuple[int, int]]] = {}
         if raw:

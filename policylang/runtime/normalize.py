@@ -1133,6 +1133,15 @@ class NormalizedText:
             return ()
         return ((0, self._main_len),) + tuple((s[0], s[1]) for s in self._segments)
 
+    def copies(self) -> dict[int, int]:
+        """``{start in .text: shift}`` of the appended views that are the main text character
+        for character (leetspeak, rot13): position ``p`` of such a view stands for main
+        position ``p + shift``. A match there at the same place and of the same text as one
+        in the main text is the same match (a phone number in a leetspeak view)."""
+        if self.identity:
+            return {}
+        return {ts: ms - ts for ts, _te, ms, _me, kind, _o in self._segments if kind in _CHAR_FOR_CHAR}
+
     # -- map -----------------------------------------------------------------
     def _ensure_map(self) -> None:
         if self._map_ready:
