@@ -38,8 +38,9 @@ TIMINGS = re.compile(r', "timings": \{[^{}]*\}')
 def cluster():
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, object_store_memory=200_000_000, include_dashboard=False, log_to_driver=False,
-             runtime_env=local_runtime_env())
+    # address="local": a new cluster of our own even when `ray start` left one running here
+    ray.init(address="local", num_cpus=2, object_store_memory=200_000_000, include_dashboard=False,
+             log_to_driver=False, runtime_env=local_runtime_env())
     yield
     ray.shutdown()
 
