@@ -127,8 +127,30 @@ def test_a_bounded_check_that_breaks_fails_closed(monkeypatch):
         return real(name, *a, **k)
 
     monkeypatch.setattr(importlib, "import_module", broken)
+    # another valid id: a value already checked keeps its (memoized, pure) answer
+    text = "Steuer-ID: 76491326687"
     d = guard.check(text)
-    assert d.action == "refuse" and "36574261809" not in d.text
+    assert d.action == "refuse" and "76491326687" not in d.text
     assert d.errors and any("ImportError" in str(e) for e in d.errors)
     # garbage is still just "no value": an ordinary text passes
     assert guard.check("Steuer-ID: bitte nachreichen").action == "allow"
+
+
+def test_bounded_checks_are_memoized_per_value_but_never_an_exception():
+    from policylang.compile.validators import ValidatorError, _bounding
+
+    calls = []
+
+    def spans_of(value):
+        calls.append(value)
+        if value == "boom" and calls.count("boom") == 1:
+            raise RuntimeError("first call breaks")
+        return ((0, len(value)),) if value.isdigit() else ()
+
+    v = _bounding(spans_of)
+    assert v("123") and v.bounds("123") == ((0, 3),) and v("123")
+    assert not v("abc") and v.bounds("abc") == ()
+    assert calls == ["123", "abc"]  # a value is checked once, then its answer is reused
+    with pytest.raises(ValidatorError):
+        v("boom")
+    assert v.bounds("boom") == () and calls.count("boom") == 2  # the failure was not kept

@@ -104,18 +104,28 @@ def _ascii_digits(s: str) -> bool:
 Spans = tuple[tuple[int, int], ...]
 
 
+#: values whose bounds each validator keeps (the checks are pure: same value, same answer)
+_MEMO = 2048
+
+
 def _guarded(spans_of: Callable[[str], Spans]) -> Callable[[str], Spans]:
     """``spans_of`` whose failure is a :class:`ValidatorError`: garbage has no values (each
     check handles the exceptions its library raises for garbage, e.g. phonenumbers'
     NumberParseException), but an unexpected exception (a bug, a missing ``stdnum`` module)
-    must fail closed, never read as "no value"."""
+    must fail closed, never read as "no value".
+
+    Results are memoized per value (the checks are pure functions of the value): a match is
+    checked, then its bounds are read, and the same value recurs in a text and its views
+    (a phone number costs a ``phonenumbers`` parse per region each time). An exception is
+    never memoized."""
+    spans = functools.lru_cache(maxsize=_MEMO)(lambda value: tuple(spans_of(value)))
 
     @functools.wraps(spans_of)
     def bounds(value: str) -> Spans:
         if not isinstance(value, str):
             return ()
         try:
-            return tuple(spans_of(value))
+            return spans(value)
         except ValidatorError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the check itself
