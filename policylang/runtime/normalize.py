@@ -1019,11 +1019,13 @@ class _RunsMap:
         return lo, hi
 
 
-def _runs_view(base: str, reps: list, keep, main_len: int):
-    """``(view text, _RunsMap)``: ``base`` with the non-overlapping runs of ``reps`` replaced."""
+def _runs_view(base: str, reps: list, keep, main_len: int, lo: int = 0, hi: int | None = None):
+    """``(view text, _RunsMap)``: ``base[lo:hi]`` with the non-overlapping runs of ``reps``
+    (inside it) replaced; the map gives positions of the whole ``base``."""
+    hi = len(base) if hi is None else hi
     reps = sorted(reps, key=lambda r: (r[0], -r[1]))
     pieces, chunks = [], []
-    pos = vpos = 0
+    pos, vpos = lo, 0
     for start, end, out, cmap in reps:
         if start < pos or not out:
             continue  # overlaps a run already taken
@@ -1035,10 +1037,20 @@ def _runs_view(base: str, reps: list, keep, main_len: int):
         chunks.append(out)
         vpos += len(out)
         pos = end
-    if pos < len(base) or not pieces:
-        pieces.append((vpos, vpos + len(base) - pos, pos, len(base), None))
-        chunks.append(base[pos:])
+    if pos < hi or not pieces:
+        pieces.append((vpos, vpos + hi - pos, pos, hi, None))
+        chunks.append(base[pos:hi])
     return "".join(chunks), _RunsMap(tuple(pieces), keep, main_len)
+
+
+def _run_ranges(blocks: list[tuple[int, int]], reps: list) -> list[tuple[int, int, list]]:
+    """``(lo, hi, reps)`` per block that holds the start of a decoded run, stretched to the
+    end of its last run (a run may go on past a paragraph break)."""
+    starts = [a for a, _b in blocks]
+    groups: dict[int, list] = {}
+    for r in reps:
+        groups.setdefault(bisect_right(starts, r[0]) - 1, []).append(r)
+    return [(blocks[i][0], max(blocks[i][1], max(r[1] for r in rs)), rs) for i, rs in sorted(groups.items())]
 
 
 class NormalizedText:
@@ -1403,21 +1415,28 @@ class Normalizer:
                               ("url", _views.decode_url)):
                 if name in fired or (keep is not None and flags & _FLAG[_GATE_NAME_INV.get(name, name)]):
                     reps.extend(dec(base))
-            runs = None
-            if reps or keep is not None:
+            runs = []
+            if keep is None and reps and len(blocks) > 1:
+                # a long text: a view of each block that holds decoded runs, not of all of it
+                for lo, hi, rs in _run_ranges(blocks, reps):
+                    view, rmap = _runs_view(base, rs, None, n_main, lo, hi)
+                    if view != main[lo:hi]:
+                        add(view, lo, hi, _K_RUNS, rmap)
+                        runs.append((view, rmap))
+            elif reps or keep is not None:
                 view, rmap = _runs_view(base, reps, keep, n_main)
                 if view != main:
                     add(view, 0, n_main, _K_RUNS, rmap)
-                    runs = view, rmap
+                    runs.append((view, rmap))
             blobs = _find_blobs(main, flags) if "blob" in fired else []
-            if runs is not None and flags & (_B64 | _HEX | _B32):
+            if runs and flags & (_B64 | _HEX | _B32):
                 # a blob spaced out or punctuated ("S W d u b 3 J l ..."): found in the
                 # decoded-runs view, mapped back through it
                 seen = {d for _a, _b, d in blobs}
-                view, rmap = runs
-                for a, b, decoded in _find_blobs(view, flags):
-                    if decoded not in seen and rmap.touched(a, b):
-                        blobs.append((*rmap.span(a, b), decoded))
+                for view, rmap in runs:
+                    for a, b, decoded in _find_blobs(view, flags):
+                        if decoded not in seen and rmap.touched(a, b):
+                            blobs.append((*rmap.span(a, b), decoded))
             for a, b, decoded in blobs:
                 decoded = _pre_text(decoded, flags)
                 view = _leet(decoded) if leet else decoded
