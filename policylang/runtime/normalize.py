@@ -1297,7 +1297,7 @@ class NormalizedText:
 
 _new = object.__new__
 
-#: texts longer than this get their rot13 / reversed views per block of paragraphs
+#: texts longer than this get their leetspeak, rot13, reversed and decoded-runs views per block of paragraphs
 VIEW_BLOCK = 4096
 _PARAGRAPH_END_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
