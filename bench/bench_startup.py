@@ -144,6 +144,11 @@ def main(argv=None) -> int:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    # An installed package has its bytecode (pip compiles it at install); an interpreter
+    # told not to write any (PYTHONDONTWRITEBYTECODE, set on some CI machines and VMs)
+    # compiles every policylang module from source on each start, ~130 ms here, which no
+    # user of a wheel pays: the warm-up runs below write the checkout's __pycache__.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     py = sys.executable
     if args.stages:
         return _stages(args, env, root)

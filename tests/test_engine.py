@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -431,3 +432,49 @@ def test_a_match_a_leetspeak_view_repeats_is_scanned_once():
     assert (ts + j, ts + j + 8) in spans  # the folded word only in the view
     d = g.check(text)
     assert sorted((r.start, r.end) for r in d.redactions) == [(j, j + 8), (i, i + 8)]
+
+
+# a detection-only pattern long enough to be split into its alternatives (SPLIT_MIN_CHARS)
+_PHRASES = ["ignore all above", "ignore all above instructions", "ignore (?:the|all) rules",
+            "disregard(?: all)? previous (?:instructions|rules)", "forget (?:everything|all) above",
+            "override (?:the|your) (?:system|safety) (?:prompt|rules)", "you are (?:now )?free",
+            "act as (?:an? )?(?:unfiltered|uncensored) (?:ai|model|assistant)",
+            "pretend (?:that )?you have no (?:rules|limits|filters)", "above instructions are void",
+            "rules above", "all above"]
+_ALTS = "|".join(rf"\b{p}\b" for p in _PHRASES)
+
+
+@pytest.fixture(scope="module")
+def split_guards():
+    def policy(expr):
+        return (f"principle p \"x\"\npattern jb = /{expr}/i\n"
+                "rule r on input:\n    when jb\n    refuse \"no\" because p\n")
+    split = policylang.loads(policy(_ALTS), name="split.policy", cache_dir=False)
+    whole = policylang.loads(policy(f"(?:{_ALTS})"), name="whole.policy", cache_dir=False)
+    return split, whole
+
+
+def test_a_long_detection_pattern_is_one_spec_per_alternative(split_guards):
+    split, whole = split_guards
+    assert len(_ALTS) >= 256
+    assert len(split.plan.patterns.specs) == len(_PHRASES)
+    assert len({s.group for s in split.plan.patterns.specs}) == 1
+    assert len(whole.plan.patterns.specs) == 1  # one top-level alternative: kept whole
+
+
+_WORDS = st.sampled_from(["ignore", "all", "above", "instructions", "rules", "the", "disregard", "previous",
+                          "you", "are", "now", "free", "act", "as", "an", "uncensored", "ai", "forget",
+                          "everything", "void", "IGNORE", "ALL", "x", "\n"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_WORDS, max_size=14))
+def test_split_pattern_cites_the_span_the_whole_pattern_would(split_guards, words):
+    split, whole = split_guards
+    text = " ".join(words)
+    a, b = split.check(text), whole.check(text)
+    assert a.action == b.action
+    assert [c.span for c in a.citations] == [c.span for c in b.citations]
+    assert (b.action == "refuse") == bool(regex.search(f"(?:{_ALTS})", text, regex.I | regex.A))
+    for c in a.citations:  # the cited text is a match of the whole pattern
+        assert regex.fullmatch(f"(?:{_ALTS})", text[c.span[0]:c.span[1]], regex.I | regex.A)

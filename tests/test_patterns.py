@@ -27,6 +27,7 @@ from policylang.compile.patterns import (
     PatternSpec,
     check_pattern,
     regex_source,
+    top_level_branches,
 )
 from policylang.runtime.scan import CompiledPatterns, Hit, compile_patterns
 
@@ -693,3 +694,47 @@ def test_stream_equals_block_scan(text, cuts):
         got += stream.close()
     got = _drop_nested([h for h in got if h.id in stable])
     assert got == [h for h in cp.scan(text) if h.id in stable]
+
+
+# --------------------------------------------------------------------------- alternatives
+
+
+def test_top_level_branches_split_only_at_depth_zero():
+    assert top_level_branches(r"(?i)a|b(c|d)|[|)]e|\|f|(?<!x)g|\\|h") == [
+        "(?i)a", "(?i)b(c|d)", "(?i)[|)]e", r"(?i)\|f", "(?i)(?<!x)g", r"(?i)\\", "(?i)h"]
+    assert top_level_branches(r"[]|]x|y") == ["[]|]x", "y"]  # "]" first in a class is literal
+
+
+@pytest.mark.parametrize("pattern", [
+    "abc",                 # no alternation
+    "(?:a|b)",             # only inside a group
+    r"(a)\1|b",            # a back-reference ties the branches
+    "(?P<n>a)|b",          # named group
+    "(?x) a | b",          # verbose: whitespace and comments
+    "[[:alpha:]]|b",       # POSIX class
+    "a|",                  # an empty alternative
+    "(a|b",                # unbalanced
+    "a)|b",
+    "[a|b",
+])
+def test_top_level_branches_refuses_what_it_cannot_split_safely(pattern):
+    assert top_level_branches(pattern) is None
+
+
+_ATOMS = st.sampled_from(["a", "b", "ab", "[ab]", "(?:a|bb)", "a?", "b+", "\\bab", "(?=a)a", "[|]", "x{1,2}", "\\|"])
+_BRANCH = st.lists(_ATOMS, min_size=1, max_size=4).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_BRANCH, min_size=2, max_size=5), st.text(alphabet="ab|x ", max_size=20))
+def test_a_pattern_matches_where_one_of_its_alternatives_does(branches, text):
+    pattern = "|".join(branches)
+    parts = top_level_branches(pattern)
+    assert parts == branches
+    whole = regex.search(pattern, text)
+    assert (whole is not None) == any(regex.search(b, text) for b in parts)
+    # at a fixed start the whole pattern's match is the first alternative that matches there
+    for start in range(len(text) + 1):
+        m = regex.compile(pattern).match(text, start)
+        first = next((r for r in (regex.compile(b).match(text, start) for b in parts) if r), None)
+        assert (m and m.span()) == (first and first.span())

@@ -155,7 +155,7 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
     ``trace_conditions(rule_info)`` may return a ``trace(node, program)`` wrapper for the
     rule's leaf conditions (test coverage); None compiles plain programs."""
     from policylang.compile.patterns import (  # lazy: hyperscan
-        PatternSetError, PatternSpec, compile_pattern_database,
+        SPLIT_MIN_CHARS, PatternSetError, PatternSpec, compile_pattern_database, top_level_branches,
     )
 
     syms = policy_set.symbols
@@ -182,12 +182,20 @@ def compile_plan(policy_set: PolicySet, *, cache_dir=None, trace_conditions=None
         if isinstance(node, ast.Pattern):
             flags = node.flags
             expression = node.regex if "x" not in flags else "(?x)" + node.regex + "\n"
-            specs.append(PatternSpec(
-                id=len(specs), expression=expression, literal=False,
-                caseless="i" in flags or opts.nocase, dotall="s" in flags, multiline="m" in flags,
-                ucp="u" in flags, wholeword=opts.wholeword, fuzzy=opts.fuzzy or 0, spans=spans,
-            ))
-            spec_matcher.append(idx)
+            # a long detection-only regex: one spec per top-level alternative (the rule
+            # fires when any does; see top_level_branches)
+            branches = (top_level_branches(expression)
+                        if not spans and not opts.wholeword and not opts.fuzzy
+                        and len(expression) >= SPLIT_MIN_CHARS else None)
+            group = len(specs) if branches else -1
+            for expr in branches or (expression,):
+                specs.append(PatternSpec(
+                    id=len(specs), expression=expr, literal=False,
+                    caseless="i" in flags or opts.nocase, dotall="s" in flags, multiline="m" in flags,
+                    ucp="u" in flags, wholeword=opts.wholeword, fuzzy=opts.fuzzy or 0, spans=spans,
+                    group=group,
+                ))
+                spec_matcher.append(idx)
         else:
             for word in policy_set.word_lists.get(sym.qname, ()):
                 specs.append(PatternSpec(

@@ -291,14 +291,16 @@ def _spans_for_ends(rx: Any, rx2: Any, text: str, ends: list[int], window: int, 
     return out
 
 
-def _anchored_span(rxr: Any, rx: Any, text: str, end: int, window: int, budget: _Budget | None = None,
+def _anchored_span(rxr: Any, fwd: Sequence[Any], text: str, end: int, window: int, budget: _Budget | None = None,
                    spec: int = -1) -> tuple[int, int] | None:
     """The span of a detection-only spec's first hit, from the first end Hyperscan reported:
     the start by matching backwards from ``end`` (one anchored match, where a forward search
     tries every position of the window and cost up to ~0.2 ms a hit on the jailbreak pack's
     alternations), then the forward match from that start (greedy tails run on past the
-    first end: ``\\S+@\\S+\\.\\w+`` ends first at "a@b.i", its match is "a@b.io"). None when
-    the regex finds no match ending there (the caller searches forwards)."""
+    first end: ``\\S+@\\S+\\.\\w+`` ends first at "a@b.i", its match is "a@b.io"): the first
+    of ``fwd`` (the spec's regex, or the fired alternatives of its pattern in order) that
+    matches there. None when the regex finds no match ending there (the caller searches
+    forwards)."""
     if rxr is None:
         return None
     lo = max(0, end - window)
@@ -307,10 +309,46 @@ def _anchored_span(rxr: Any, rx: Any, text: str, end: int, window: int, budget: 
         if m is None or m.start() >= end:
             return None
         start = m.start()
-        fwd = rx.match(text, start, timeout=None if budget is None else budget.left(spec))
+        for rx in fwd:
+            f = rx.match(text, start, timeout=None if budget is None else budget.left(spec))
+            if f is not None:
+                return (start, f.end()) if f.end() > start else (start, end)
     except TimeoutError:
         raise RegexTimeout(spec, budget.seconds if budget is not None else 0.0) from None
-    return (start, fwd.end()) if fwd is not None and fwd.end() > start else (start, end)
+    return (start, end)
+
+
+def _groups_of(specs: Sequence[PatternSpec], kinds: Sequence[int]) -> tuple[int, ...] | None:
+    groups = tuple(s.group if s.group >= 0 and k == SINGLE else -1 for s, k in zip(specs, kinds))
+    return groups if any(g >= 0 for g in groups) else None
+
+
+def _first_alternatives(work: dict[int, list[int]], groups: Sequence[int]
+                        ) -> tuple[dict[int, list[int]], dict[int, list[int]] | None]:
+    """Of each group of alternatives that fired, the one whose first match ends first (the
+    lowest id on a tie, as the whole pattern's alternation order would pick): ``work``
+    without the others, and ``{kept id: the group's fired ids in order}`` where several
+    fired. The span is then the whole pattern's first hit: its start from the kept
+    alternative, its end from the first fired alternative that matches at that start."""
+    best: dict[int, tuple[int, int]] | None = None
+    fired: dict[int, list[int]] = {}
+    for i, ends in work.items():
+        g = groups[i]
+        if g < 0:
+            continue
+        key = (min(ends), i)
+        if best is None:
+            best = {g: key}
+        else:
+            b = best.get(g)
+            if b is None or key < b:
+                best[g] = key
+        fired.setdefault(g, []).append(i)
+    if best is None:
+        return work, None
+    alts = {i: sorted(fired[g]) for g, (_, i) in best.items() if len(fired[g]) > 1}
+    keep = {i for _, i in best.values()}
+    return {i: ends for i, ends in work.items() if groups[i] < 0 or i in keep}, alts or None
 
 
 def _first_span(rx: Any, rx2: Any, text: str, end: int, window: int, base: int = 0,
@@ -436,6 +474,7 @@ class CompiledPatterns:
         "_fixed",
         "_edges",
         "_windows",
+        "_groups",
         "_rx",
         "_rx2",
         "_rxr",
@@ -503,6 +542,9 @@ class CompiledPatterns:
                             and s.expression.isascii() else 0 for s in specs),
             "_edges": _edges_of(specs, kinds),
             "_windows": tuple(window_for(s, w) for s, w in zip(specs, widths)),
+            # per spec, the group of alternatives it belongs to (SINGLE specs only), else -1;
+            # None when no spec is in one
+            "_groups": _groups_of(specs, kinds),
             # lazily compiled regex objects (a benign race at worst compiles one twice)
             "_rx": [None] * len(specs),
             "_rx2": [None] * len(specs),
@@ -649,13 +691,16 @@ class CompiledPatterns:
             mapped = _char_offsets(data, flat)
             kept = [(mapped[2 * n], mapped[2 * n + 1], h[2]) for n, h in enumerate(kept)]
         if work:
-            kept.extend(self._regex_hits(text, data, work, redo, ascii_, _budget(timeout)))
+            alts = None
+            if self._groups is not None:
+                work, alts = _first_alternatives(work, self._groups)
+            kept.extend(self._regex_hits(text, data, work, redo, ascii_, _budget(timeout), alts))
         if len(kept) > 1:
             kept.sort()
         return [Hit(i, s, e) for s, e, i in kept]
 
     def _regex_hits(self, text: str, data: bytes, work: dict[int, list[int]], redo: set[int] | None, ascii_: bool,
-                    budget: _Budget | None = None):
+                    budget: _Budget | None = None, alts: dict[int, list[int]] | None = None):
         out: list[tuple[int, int, int]] = []
         fixed = self._fixed
         for i, ends in work.items():
@@ -682,7 +727,9 @@ class CompiledPatterns:
             if not ascii_:
                 ends = _char_offsets(data, ends)
             if kind == SINGLE:
-                span = _anchored_span(self._reversed(i, budget), rx, text, ends[0], self._windows[i], budget, i)
+                group = alts.get(i) if alts is not None else None
+                fwd = (rx,) if group is None else tuple(self._regex(j, budget)[0] for j in group)
+                span = _anchored_span(self._reversed(i, budget), fwd, text, ends[0], self._windows[i], budget, i)
                 if span is None:  # the regex cannot explain that end: search forwards
                     span = _first_span(rx, rx2, text, ends[0], self._windows[i], 0, budget, i)
                 out.append((*span, i))
